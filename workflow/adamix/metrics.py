@@ -45,3 +45,13 @@ FINETUNE_SCHEMA = pa.schema(
         pa.field("torch_version", pa.string(), nullable=False),
     ]
 )
+
+
+@torch.inference_mode()
+def reconstruction_error(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10000) -> float:
+    """RER on the paper's scale: squared error summed over pixels, averaged over images."""
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size]
+        total += (model(xb) - xb).square_().sum(dtype=torch.float64)
+    return total.item() / x.shape[0]

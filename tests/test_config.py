@@ -1,0 +1,73 @@
+"""The config is validated before any job: bad values stop the run with a message naming them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from conftest import copy_workflow, snakemake
+
+
+def dry_run_with(tmp_path, edit) -> str:
+    """Edit config.yaml itself (as a user would) in a copy of the workflow, dry-run `data`."""
+    workdir = copy_workflow(tmp_path / "wf")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    edit(config)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "data", config=None, check=False)
+    assert result.returncode != 0, "a bad config was accepted"
+    assert not (workdir / "results").exists(), "a job ran despite the bad config"
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda c: c["experiments"]["exp1"]["runs"].append("Adam+Cons"),
+            r"'Adam\+Cons' does not match",
+        ),
+        (lambda c: c["data"]["sizes"].append(1.5), r"1.5 is greater than the maximum of 1"),
+        (lambda c: c["data"]["sizes"].append(0), r"0 is less than or equal to the minimum of 0"),
+        (
+            lambda c: c["finetune"].update(lr=-0.001),
+            r"-0.001 is less than the minimum of 0.*\['lr'\]",
+        ),
+        (lambda c: c["pretrain"].pop("weight_cost"), r"'weight_cost' is a required property"),
+        (lambda c: c["finetune"].update(timing="later"), r"'later' is not one of"),
+        (
+            lambda c: c["experiments"]["exp5"]["sizes"].append(0.2),
+            r"exp5.sizes: 0.2 is not in data.sizes",
+        ),
+        (
+            lambda c: c["experiments"]["exp1"]["readings"].append("x"),
+            r"exp1.readings: 'x' is not a key",
+        ),
+    ],
+    ids=[
+        "schedule",
+        "fraction>1",
+        "fraction=0",
+        "negative-rate",
+        "missing-key",
+        "enum",
+        "size",
+        "reading",
+    ],
+)
+def test_bad_config_is_refused_before_any_job(tmp_path, edit, expected):
+    output = dry_run_with(tmp_path, edit)
+    assert re.search(expected, output, re.S), output[-2000:]
+
+
+def test_default_config_plans_the_whole_study(tmp_path):
+    """16 distinct combinations at 1/10 plus AdaMix+Power at 3/10, 6/10, 1, times 3 seeds,
+    with 4 pre-training layers per size and seed, and one shared data download."""
+    workdir = copy_workflow(tmp_path / "wf")
+    result = snakemake(workdir, "-n", config=None)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    assert int(counts["finetune"]) == (16 + 3) * 3
+    assert int(counts["pretrain_layer"]) == 4 * 4 * 3
+    assert int(counts["make_subset"]) == 4
+    assert int(counts["download_mnist"]) == 1

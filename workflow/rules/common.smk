@@ -1,0 +1,98 @@
+# Config validation and the functions that turn the config into target lists.
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+def size_label(fraction):
+    """The path component of a data size: 0.1 -> "0.1", 1 -> "1.0"."""
+    return str(float(fraction))
+
+
+def check_experiments():
+    """Cross-checks that the JSON schema cannot express."""
+    sizes = {size_label(s) for s in config["data"]["sizes"]}
+    for name, exp in config["experiments"].items():
+        for size in exp["sizes"]:
+            if size_label(size) not in sizes:
+                raise ValueError(
+                    f"config experiments.{name}.sizes: {size} is not in data.sizes {sorted(sizes)}"
+                )
+        for reading in exp["readings"]:
+            if reading not in config["readings"]:
+                raise ValueError(
+                    f"config experiments.{name}.readings: '{reading}' is not a key of readings"
+                )
+
+
+check_experiments()
+
+SIZES = [size_label(s) for s in config["data"]["sizes"]]
+RULE = "None|Cons|Exp|Power|AdaGrad|AdaDec|AdaMix"
+N_LAYERS = len(config["model"]["layers"]) - 1
+
+
+wildcard_constraints:
+    size=r"[01]\.[0-9]+",
+    seed=r"\d+",
+    layer=r"\d+",
+    weight=RULE,
+    bias=RULE,
+    reading=r"[A-Za-z0-9_-]+",
+    experiment=r"[A-Za-z0-9_]+",
+
+
+def finetune_metrics(reading, size, run, seed):
+    return f"results/finetune/{reading}/{size_label(size)}/{run}/seed{seed}/metrics.parquet"
+
+
+def experiment_metrics(name):
+    """Every fine-tuning parquet of one experiment, over its readings, sizes, runs, seeds."""
+    exp = config["experiments"][name]
+    return [
+        finetune_metrics(reading, size, run, seed)
+        for reading in exp["readings"]
+        for size in exp["sizes"]
+        for run in exp["runs"]
+        for seed in config["seeds"]
+    ]
+
+
+def all_metrics():
+    return sorted({path for name in config["experiments"] for path in experiment_metrics(name)})
+
+
+def reading_settings(reading):
+    """The fine-tuning settings of one reading: config's finetune block plus its overrides."""
+    return {**config["finetune"], **config["readings"][reading]}
+
+
+def pretrain_layers(size, seed, upto=N_LAYERS):
+    return [f"results/pretrain/{size}/seed{seed}/layer{k}.pt" for k in range(1, upto + 1)]
+
+
+def experiment_outputs(name):
+    """What `snakemake <experiment>` builds: its figure and table (exp1 also the wall times)."""
+    outputs = [
+        f"results/figures/{name}.png",
+        f"results/figures/{name}.pdf",
+        f"results/tables/{name}.csv",
+        f"results/tables/{name}.md",
+    ]
+    if name == "exp1":
+        outputs += [
+            "results/figures/exp1_walltime.png",
+            "results/tables/exp1_walltime.csv",
+            "results/tables/exp1_walltime.md",
+        ]
+    return outputs
+
+
+def all_targets():
+    outputs = [path for name in config["experiments"] for path in experiment_outputs(name)]
+    return outputs + [
+        "results/metrics.parquet",
+        "results/tables/claims.csv",
+        "results/tables/claims.md",
+    ]

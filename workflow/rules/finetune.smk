@@ -1,0 +1,37 @@
+# Stage 3: fine-tuning of the unrolled autoencoder, one job per
+# (reading, data size, Weight+Bias rules, seed).
+
+
+rule finetune:
+    input:
+        subset="results/data/subset_{size}.npz",
+        layers=lambda wc: pretrain_layers(wc.size, wc.seed),
+    output:
+        metrics="results/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}/metrics.parquet",
+    log:
+        "logs/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.log",
+    benchmark:
+        "benchmarks/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.tsv"
+    params:
+        settings=lambda wc: reading_settings(wc.reading),
+        # Kept outside the outputs, so that Snakemake does not delete it when a job is
+        # killed: a rerun resumes from the last finished epoch.
+        state="results/resume/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
+        runtime=lambda wc: 20 + int(600 * float(wc.size)),
+        gpu=config["gpus_per_job"],
+    script:
+        "../scripts/finetune.py"
+
+
+for _name in config["experiments"]:
+
+    rule:
+        name:
+            _name
+        input:
+            experiment_outputs(_name),
+        localrule: True

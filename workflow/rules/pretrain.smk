@@ -1,0 +1,28 @@
+# Stage 2: greedy RBM pre-training, one job per layer, data size and seed.
+
+
+rule pretrain_layer:
+    input:
+        subset="results/data/subset_{size}.npz",
+        lower=lambda wc: pretrain_layers(wc.size, wc.seed, upto=int(wc.layer) - 1),
+    output:
+        checkpoint="results/pretrain/{size}/seed{seed}/layer{layer}.pt",
+        errors="results/pretrain/{size}/seed{seed}/layer{layer}.parquet",
+    log:
+        "logs/pretrain/{size}/seed{seed}/layer{layer}.log",
+    benchmark:
+        "benchmarks/pretrain/{size}/seed{seed}/layer{layer}.tsv"
+    params:
+        # Only this layer's own settings: changing the top layer reruns the top layer alone.
+        n_hidden=lambda wc: config["model"]["layers"][int(wc.layer)],
+        top=lambda wc: int(wc.layer) == N_LAYERS,
+        settings=config["pretrain"],
+        weight_std=config["model"]["init_weight_variance"] ** 0.5,
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
+        runtime=lambda wc: 10 + int(30 * float(wc.size)),
+        gpu=config["gpus_per_job"],
+    script:
+        "../scripts/pretrain_layer.py"
