@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
+
 from adamix.metrics import FINETUNE_SCHEMA
 from conftest import TEST_CONFIG, copy_workflow, snakemake
 

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+
 from adamix.autoencoder import unroll
 from adamix.metrics import FINETUNE_SCHEMA
 from adamix.train import SETTINGS, finetune, resolve_device

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pandas as pd
 import torch
+
 from adamix.rbm import pretrain_layer
 from adamix.train import resolve_device
 
