@@ -1,0 +1,73 @@
+"""adamix.figures: real PNGs of the promised pixel size, non-empty PDFs, and the paper's
+epoch-50 values drawn as stars where the reader expects them."""
+
+from __future__ import annotations
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from test_tables import EXPERIMENTS, exp1, exp1_seconds, exp5, metrics
+
+from adamix import figures
+
+
+def stars(ax) -> list[tuple[float, float]]:
+    """(x, y) of the star markers drawn on an axis (legend handles are not on it)."""
+    return [
+        (line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines if line.get_marker() == "*"
+    ]
+
+
+def test_experiment_figure_png_and_pdf(tmp_path):
+    df = metrics(exp1(7.8), epochs=6)
+    fig = figures.experiment_figure(df, "exp1", EXPERIMENTS["exp1"], epoch=6)
+    assert fig._suptitle.get_text() == "Figure 4 (paper) — exp1"
+    (ax,) = fig.axes
+    # the paper's epoch-50 values, at our last epoch since we ran fewer than 50
+    assert sorted(stars(ax)) == [(6, 7.82), (6, 8.22), (6, 8.37), (6, 8.47)]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [list(d.get_xdata()) for d in dots] == [[5]] * 4  # epochs 5, 10, ... only
+    png, pdf = tmp_path / "exp1.png", tmp_path / "exp1.pdf"
+    figures.save_figure(fig, png, pdf)
+    assert matplotlib.image.imread(png).shape[:2] == (600, 960)
+    assert figures.figure_pixels(fig) == (960, 600)
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+
+
+def test_experiment_figure_one_panel_per_reading_and_star_at_50(tmp_path):
+    df = pd.concat(
+        [
+            metrics(exp5(), epochs=50),
+            metrics({("AdaMix+Power", 0.1): [8.0, None]}, epochs=50, reading="g_scale-mean"),
+        ]
+    )  # one diverged seed, and sizes missing on the second reading: still a figure
+    exp = {**EXPERIMENTS["exp5"], "readings": ["default", "g_scale-mean"]}
+    fig = figures.experiment_figure(df, "exp5", exp)
+    left, right = fig.axes
+    assert sorted(stars(left)) == [(50, 3.56), (50, 4.06), (50, 5.06), (50, 7.81)]
+    assert [t.get_text() for t in left.get_legend().get_texts()][:4] == [
+        "size 0.1", "size 0.3", "size 0.6", "size 1",
+    ]  # fmt: skip
+    png = tmp_path / "exp5.png"
+    figures.save_figure(fig, png)
+    assert matplotlib.image.imread(png).shape[:2] == (600, 1920)
+
+
+def test_walltime_figure(tmp_path):
+    df = metrics(exp1(7.8), seconds=exp1_seconds(1.1))
+    fig = figures.walltime_figure(df, EXPERIMENTS["exp1"], epoch=2)
+    seconds, ratio = fig.axes
+    assert seconds.get_yscale() == "log"
+    heights = sorted(round(p.get_height(), 2) for p in ratio.patches if p.get_height())
+    assert 1.0 in heights and round(810.20 / 693.54, 2) in heights  # ours and the paper's
+    png = tmp_path / "walltime.png"
+    figures.save_figure(fig, png)
+    assert matplotlib.image.imread(png).shape[:2] == (600, 1920)
+
+
+@pytest.mark.parametrize("epoch", [None, 2])
+def test_experiment_figure_without_data_for_a_reading(tmp_path, epoch):
+    df = metrics(exp1(7.8, n=1))
+    exp = {**EXPERIMENTS["exp1"], "readings": ["default", "absent"]}
+    fig = figures.experiment_figure(df, "exp1", exp, epoch=epoch)
+    assert len(stars(fig.axes[1])) == 4  # the paper's values, even with no data of ours

@@ -1,0 +1,170 @@
+"""Figures 4-8 of He & Li 2016 redrawn from our metrics, with the paper's epoch-50 values.
+
+Figures are built on matplotlib.figure.Figure directly (no pyplot): they render with the
+Agg backend whatever backend is configured, and leave no global state behind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from adamix.tables import (
+    BASELINE,
+    paper_results,
+    select_experiment,
+    t_interval,
+    walltime_per_seed,
+)
+
+DPI = 120
+PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI
+MARK_EVERY = 5  # the paper reports and plots epochs 5, 10, ..., 50
+PAPER_EPOCH = 50
+YLABEL = "test RER (squared error summed over pixels, per image)"
+
+
+def figure_pixels(fig: Figure) -> tuple[int, int]:
+    """(width, height) in pixels of `fig` saved by save_figure."""
+    width, height = fig.get_size_inches()
+    return round(width * DPI), round(height * DPI)
+
+
+def save_figure(fig: Figure, *paths: str | Path) -> None:
+    """Save at DPI to each path; the format follows the suffix (PNG, PDF, SVG)."""
+    for path in paths:
+        metadata = {"CreationDate": None} if str(path).endswith(".pdf") else None
+        fig.savefig(path, dpi=DPI, metadata=metadata)
+
+
+def _line_label(experiment: dict) -> Callable[[str, float], str]:
+    """How to name one line: by its run, its data size (exp5), or both."""
+    many_runs, many_sizes = len(experiment["runs"]) > 1, len(experiment["sizes"]) > 1
+    if many_sizes and not many_runs:
+        return lambda run, size: f"size {size:g}"
+    if many_sizes:
+        return lambda run, size: f"{run}, size {size:g}"
+    return lambda run, size: run
+
+
+def experiment_figure(
+    df: pd.DataFrame, name: str, experiment: dict, epoch: int | None = None
+) -> Figure:
+    """Test RER against fine-tuning epoch (from epoch 1, as the paper plots from 5), one
+    line per run (per data size in exp5): mean over seeds with a 95% t-CI band, dots at
+    epochs 5, 10, ..., and the paper's epoch-50 value as a star of the line's colour at
+    epoch 50 (at our last epoch when we ran fewer). One panel per reading.
+    `df`: per-epoch metrics of any jobs (adamix.tables.load_metrics)."""
+    label = _line_label(experiment)
+    data = select_experiment(df, experiment)
+    last = math.inf if epoch is None else epoch
+    data = data[(data["epoch"] >= 1) & (data["epoch"] <= last)]
+    rer = data["test_rer_sse"].astype(float)
+    data = data.assign(
+        rer=rer.where(np.isfinite(rer)),  # a diverged last epoch is a gap, not +inf
+        line=[label(r, s) for r, s in zip(data["run"], data["size"], strict=True)],
+    )
+    lines = [label(r, float(s)) for r in experiment["runs"] for s in experiment["sizes"]]
+    colours = dict(zip(lines, sns.color_palette("tab10", len(lines)), strict=True))
+    paper_experiment = paper_results()["experiments"].get(name, {}).get("rer_epoch50", {})
+    paper = {
+        label(r, float(s)): paper_experiment.get(r, {}).get(float(s), math.nan)
+        for r in experiment["runs"]
+        for s in experiment["sizes"]
+    }
+
+    readings = list(experiment["readings"])
+    fig = Figure(figsize=(PANEL[0] * len(readings), PANEL[1]), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(readings), sharey=True, squeeze=False)[0]
+    for ax, reading in zip(axes, readings, strict=True):
+        _rer_panel(ax, data[data["reading"] == reading], lines, colours, paper)
+        ax.set_title(f"reading: {reading}")
+    fig.suptitle(f"Figure {experiment.get('figure', '?')} (paper) — {name}")
+    return fig
+
+
+def _rer_panel(ax, data: pd.DataFrame, lines: list, colours: dict, paper: dict) -> None:
+    if not data.empty:
+        sns.lineplot(
+            data, x="epoch", y="rer", hue="line", hue_order=lines, palette=colours,
+            errorbar=t_interval, legend=False, ax=ax,
+        )  # fmt: skip
+    means = data.groupby(["line", "epoch"])["rer"].mean()
+    last = data["epoch"].max() if not data.empty else PAPER_EPOCH
+    star_x = PAPER_EPOCH if last >= PAPER_EPOCH else last
+    for line in lines:
+        if line in means.index.get_level_values("line"):
+            m = means.loc[line]
+            m = m[m.index % MARK_EVERY == 0]
+            ax.plot(m.index, m.to_numpy(), "o", color=colours[line], markersize=5)
+        if math.isfinite(paper[line]):
+            ax.plot(
+                [star_x], [paper[line]], marker="*", markersize=15, color=colours[line],
+                markeredgecolor="black", markeredgewidth=0.7, linestyle="none", zorder=5,
+            )  # fmt: skip
+    n_seeds = data.groupby(["line"])["seed"].nunique().max() if not data.empty else 0
+    handles = [Line2D([], [], color=colours[line], label=line) for line in lines]
+    handles += [
+        Line2D([], [], color="grey", marker="o", markersize=5,
+               label=f"ours: mean of {n_seeds} seed(s), band 95% t-CI"),
+        Line2D([], [], color="grey", marker="*", markersize=12, markeredgecolor="black",
+               linestyle="none", label=f"paper, epoch {PAPER_EPOCH}"),
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="best", fontsize="small")
+    ax.set_xlabel("fine-tuning epoch")
+    ax.set_ylabel(YLABEL)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # 5, 10, ...
+    ax.grid(alpha=0.3)
+
+
+def walltime_figure(
+    df: pd.DataFrame, experiment: dict, name: str = "exp1", epoch: int | None = None
+) -> Figure:
+    """Exp-1 fine-tuning wall time: (a) seconds, ours (mean over seeds, 95% t-CI) beside
+    the paper's 50-epoch seconds, log scale; (b) the same relative to Cons+Cons, the part
+    that compares across machines and epoch counts. One bar colour per reading."""
+    ours = walltime_per_seed(df, experiment, epoch)
+    ours = ours.assign(source="ours, " + ours["reading"])[["run", "source", "seconds", "ratio"]]
+    paper = paper_results()["experiments"].get(name, {}).get("wall_seconds_50_epochs", {})
+    theirs = pd.DataFrame(
+        {
+            "run": list(paper),
+            "source": f"paper ({PAPER_EPOCH} epochs)",
+            "seconds": list(paper.values()),
+            "ratio": [s / paper.get(BASELINE, math.nan) for s in paper.values()],
+        }
+    )
+    data = pd.concat([ours, theirs], ignore_index=True)
+    runs = list(experiment["runs"])
+    data = data[data["run"].isin(runs)]
+
+    fig = Figure(figsize=(2 * PANEL[0], PANEL[1]), dpi=DPI, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for ax, column, ylabel in [
+        (left, "seconds", "fine-tuning seconds (log scale)"),
+        (right, "ratio", "seconds relative to Cons+Cons"),
+    ]:
+        sns.barplot(
+            data, x="run", y=column, hue="source", order=runs, errorbar=t_interval,
+            capsize=0.1, ax=ax,
+        )  # fmt: skip
+        ax.set(xlabel="Weight+Bias run", ylabel=ylabel)
+        ax.tick_params(axis="x", labelrotation=15)
+        ax.get_legend().remove()
+    left.set_yscale("log")
+    right.axhline(1.0, color="black", linewidth=0.8)
+    handles, labels = right.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+    ran = f"{epoch} epochs" if epoch is not None else "all epochs run"
+    fig.suptitle(
+        f"Wall time of fine-tuning, {name}: ours ({ran}) vs the paper ({PAPER_EPOCH} epochs)"
+    )
+    return fig

@@ -1,0 +1,135 @@
+# Stage 4: aggregation. The per-job metrics gathered, the paper's figures 4-8 and its
+# numbers side by side with ours, the exp-1 wall times, and a verdict on each claim.
+# All cheap: they run on the submitting machine.
+import re
+
+# Only the config's experiment names, so that results/figures/exp1_walltime.png is not
+# read as an experiment called "exp1_walltime".
+EXPERIMENT_NAMES = "|".join(re.escape(name) for name in config["experiments"])
+
+
+localrules:
+    gather_metrics,
+    experiment_table,
+    experiment_figure,
+    walltime,
+    claims,
+
+
+rule gather_metrics:
+    input:
+        all_metrics(),
+    output:
+        "results/metrics.parquet",
+    log:
+        "logs/report/gather_metrics.log",
+    script:
+        "../scripts/gather_metrics.py"
+
+
+rule experiment_table:
+    input:
+        lambda wc: experiment_metrics(wc.experiment),
+    output:
+        csv=report(
+            "results/tables/{experiment}.csv",
+            caption="../report/experiment_table.rst",
+            category="{experiment}",
+            subcategory="table (CSV)",
+        ),
+        md="results/tables/{experiment}.md",
+        html=report(
+            "results/tables/{experiment}.html",
+            caption="../report/experiment_table.rst",
+            category="{experiment}",
+            subcategory="table",
+        ),
+    log:
+        "logs/report/experiment_table/{experiment}.log",
+    wildcard_constraints:
+        experiment=EXPERIMENT_NAMES,
+    params:
+        experiment=lambda wc: config["experiments"][wc.experiment],
+        epoch=config["finetune"]["epochs"],
+    script:
+        "../scripts/experiment_table.py"
+
+
+rule experiment_figure:
+    input:
+        lambda wc: experiment_metrics(wc.experiment),
+    output:
+        png=report(
+            "results/figures/{experiment}.png",
+            caption="../report/experiment_figure.rst",
+            category="{experiment}",
+            subcategory="figure",
+        ),
+        pdf="results/figures/{experiment}.pdf",
+    log:
+        "logs/report/experiment_figure/{experiment}.log",
+    wildcard_constraints:
+        experiment=EXPERIMENT_NAMES,
+    params:
+        experiment=lambda wc: config["experiments"][wc.experiment],
+        epoch=config["finetune"]["epochs"],
+    script:
+        "../scripts/experiment_figure.py"
+
+
+rule walltime:
+    input:
+        lambda wc: experiment_metrics("exp1"),
+    output:
+        png=report(
+            "results/figures/exp1_walltime.png",
+            caption="../report/walltime_figure.rst",
+            category="exp1",
+            subcategory="wall time",
+        ),
+        csv=report(
+            "results/tables/exp1_walltime.csv",
+            caption="../report/walltime_table.rst",
+            category="exp1",
+            subcategory="table (CSV)",
+        ),
+        md="results/tables/exp1_walltime.md",
+        html=report(
+            "results/tables/exp1_walltime.html",
+            caption="../report/walltime_table.rst",
+            category="exp1",
+            subcategory="wall time",
+        ),
+    log:
+        "logs/report/walltime.log",
+    params:
+        experiment=lambda wc: config["experiments"]["exp1"],
+        epoch=config["finetune"]["epochs"],
+    script:
+        "../scripts/walltime.py"
+
+
+rule claims:
+    input:
+        "results/metrics.parquet",
+    output:
+        csv=report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+            subcategory="table (CSV)",
+        ),
+        md="results/tables/claims.md",
+        html=report(
+            "results/tables/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+            subcategory="verdicts",
+        ),
+    log:
+        "logs/report/claims.log",
+    params:
+        experiments=config["experiments"],
+        epoch=config["finetune"]["epochs"],
+    script:
+        "../scripts/claims.py"
