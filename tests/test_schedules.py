@@ -1,0 +1,410 @@
+"""The learning-rate rules of adamix.schedules against values worked out by hand.
+
+Every hand test runs 3 steps on a float64 weight of two elements with fixed gradients:
+element a gets 0.5, 1.0, -2.0 and element b gets -1.0, 0.0, 0.25. The expected values
+are the formulas of PAPER.md written out, step by step, in plain Python arithmetic.
+"""
+
+import io
+import math
+
+import pytest
+import torch
+
+from adamix.schedules import RULES, build_optimizer
+
+sqrt = math.sqrt
+LR, R = 0.1, 4  # eta0 and total_steps of the hand tests
+GA = [0.5, 1.0, -2.0]  # gradients of element a at t = 0, 1, 2
+GB = [-1.0, 0.0, 0.25]  # gradients of element b
+W0 = [1.0, 2.0]  # initial weight (a, b)
+
+
+def run(weight_rule, bias_rule="Cons", **kw):
+    """Three steps with the fixed gradients; returns the weight and the optimizer."""
+    w = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
+    kw = {"lr": LR, "total_steps": R, **kw}
+    opt = build_optimizer([w], [], weight_rule, bias_rule, **kw)
+    for t in range(3):
+        w.grad = torch.tensor([GA[t], GB[t]], dtype=torch.float64)
+        opt.step()
+    return w.detach(), opt
+
+
+def after(rates_a, rates_b):
+    """W0 after the three SGD steps with the given per-step rates of a and of b."""
+    a = W0[0] - sum(r * g for r, g in zip(rates_a, GA, strict=True))
+    b = W0[1] - sum(r * g for r, g in zip(rates_b, GB, strict=True))
+    return torch.tensor([a, b], dtype=torch.float64)
+
+
+def check(weight_rule, rates_a, rates_b, **kw):
+    w, _ = run(weight_rule, **kw)
+    torch.testing.assert_close(w, after(rates_a, rates_b), rtol=1e-13, atol=1e-15)
+
+
+def power(t, R=R, q=0.75):
+    return LR * (1 + t / R) ** -q  # eq. 15
+
+
+# --- scalar rules --------------------------------------------------------------------
+
+
+def test_cons():
+    check("Cons", [LR] * 3, [LR] * 3)
+
+
+def test_exp():
+    rates = [LR * 10 ** (-0 / 4), LR * 10 ** (-1 / 4), LR * 10 ** (-2 / 4)]
+    check("Exp", rates, rates)
+
+
+def test_power():
+    rates = [LR * (1 + 0 / 4) ** -0.75, LR * (1 + 1 / 4) ** -0.75, LR * (1 + 2 / 4) ** -0.75]
+    check("Power", rates, rates)
+
+
+def test_power_q():
+    rates = [LR, LR * 1.25**-0.5, LR * 1.5**-0.5]
+    check("Power", rates, rates, q=0.5)
+
+
+def test_epoch_unit():
+    # steps_per_epoch = 2, R = 4 steps = 2 epochs: t = 0, 0, 1 (epochs)
+    exp = [LR, LR, LR * 10 ** (-1 / 2)]
+    check("Exp", exp, exp, t_unit="epoch", steps_per_epoch=2)
+    pw = [LR, LR, LR * 1.5**-0.75]
+    check("Power", pw, pw, t_unit="epoch", steps_per_epoch=2)
+
+
+# --- AdaGrad, eq. 12 -----------------------------------------------------------------
+
+
+def test_adagrad_current():
+    K = 2.0
+    a = [LR / sqrt(K + 0.25), LR / sqrt(K + 0.25 + 1), LR / sqrt(K + 0.25 + 1 + 4)]
+    b = [LR / sqrt(K + 1), LR / sqrt(K + 1 + 0), LR / sqrt(K + 1 + 0 + 0.0625)]
+    check("AdaGrad", a, b, K=K)
+
+
+def test_adagrad_lagged():
+    # first step eta0 (K = 1), then the sum over the earlier gradients only
+    a = [LR, LR / sqrt(1 + 0.25), LR / sqrt(1 + 0.25 + 1)]
+    b = [LR, LR / sqrt(1 + 1), LR / sqrt(1 + 1 + 0)]
+    check("AdaGrad", a, b, timing="lagged")
+    # with K != 1 the empty sum gives eta0 / sqrt(K) on the first step
+    a = [LR / sqrt(2), LR / sqrt(2 + 0.25), LR / sqrt(2 + 0.25 + 1)]
+    b = [LR / sqrt(2), LR / sqrt(2 + 1), LR / sqrt(2 + 1 + 0)]
+    check("AdaGrad", a, b, timing="lagged", K=2.0)
+
+
+def test_adagrad_g_scale():
+    # s = 0.5 inside the denominator: (0.5 g)^2 = g^2 / 4; the update uses the raw g
+    a = [LR / sqrt(1 + 0.0625), LR / sqrt(1 + 0.0625 + 0.25), LR / sqrt(1 + 0.0625 + 0.25 + 1)]
+    b = [LR / sqrt(1 + 0.25), LR / sqrt(1 + 0.25), LR / sqrt(1 + 0.25 + 0.015625)]
+    check("AdaGrad", a, b, g_scale=0.5)
+
+
+# --- AdaDec, eq. 13-15 ---------------------------------------------------------------
+
+
+def test_adadec_paper_current():
+    # G(t) = xi g(t-1)^2 + g(t)^2, g(-1) = 0; rate p(t) / sqrt(K + G(t))
+    xi, K = 0.5, 2.0
+    a = [
+        power(0) / sqrt(K + xi * 0 + 0.25),
+        power(1) / sqrt(K + xi * 0.25 + 1),
+        power(2) / sqrt(K + xi * 1 + 4),
+    ]
+    b = [
+        power(0) / sqrt(K + xi * 0 + 1),
+        power(1) / sqrt(K + xi * 1 + 0),
+        power(2) / sqrt(K + xi * 0 + 0.0625),
+    ]
+    check("AdaDec", a, b, xi=xi, K=K)
+
+
+def test_adadec_paper_lagged():
+    # rate p(t) / sqrt(K + G(t-1)), G(-1) = 0
+    xi = 0.5
+    a = [power(0), power(1) / sqrt(1 + 0.25), power(2) / sqrt(1 + xi * 0.25 + 1)]
+    b = [power(0), power(1) / sqrt(1 + 1), power(2) / sqrt(1 + xi * 1 + 0)]
+    check("AdaDec", a, b, xi=xi, timing="lagged")
+
+
+def test_adadec_decaying_current():
+    # G(t) = xi G(t-1) + g(t)^2, G(-1) = 0
+    xi = 0.5
+    Ga = [0.25, xi * 0.25 + 1, xi * (xi * 0.25 + 1) + 4]
+    Gb = [1.0, xi * 1 + 0, xi * (xi * 1 + 0) + 0.0625]
+    a = [power(t) / sqrt(1 + Ga[t]) for t in range(3)]
+    b = [power(t) / sqrt(1 + Gb[t]) for t in range(3)]
+    check("AdaDec", a, b, xi=xi, adadec="decaying")
+
+
+def test_adadec_decaying_lagged():
+    xi = 0.5
+    a = [power(0), power(1) / sqrt(1 + 0.25), power(2) / sqrt(1 + xi * 0.25 + 1)]
+    b = [power(0), power(1) / sqrt(1 + 1), power(2) / sqrt(1 + xi * 1 + 0)]
+    check("AdaDec", a, b, xi=xi, adadec="decaying", timing="lagged")
+
+
+def test_adadec_g_scale_and_epoch():
+    # s = 0.5: (s g)^2 = g^2 / 4; t in epochs of 2 steps: p uses t = 0, 0, 1 and R = 2
+    xi = 0.5
+    p = [LR, LR, LR * (1 + 1 / 2) ** -0.75]
+    a = [
+        p[0] / sqrt(1 + 0.0625),
+        p[1] / sqrt(1 + xi * 0.0625 + 0.25),
+        p[2] / sqrt(1 + xi * 0.25 + 1),
+    ]
+    b = [p[0] / sqrt(1 + 0.25), p[1] / sqrt(1 + xi * 0.25 + 0), p[2] / sqrt(1 + 0 + 0.015625)]
+    check("AdaDec", a, b, xi=xi, g_scale=0.5, t_unit="epoch", steps_per_epoch=2)
+
+
+# --- AdaMix, eq. 16 ------------------------------------------------------------------
+
+
+def test_adamix_current():
+    K = 2.0
+    a0 = LR / sqrt(K + 0.25)
+    a1 = a0 / sqrt(K + 1)
+    a2 = a1 / sqrt(K + 4)
+    b0 = LR / sqrt(K + 1)
+    b1 = b0 / sqrt(K + 0)
+    b2 = b1 / sqrt(K + 0.0625)
+    check("AdaMix", [a0, a1, a2], [b0, b1, b2], K=K)
+
+
+def test_adamix_lagged():
+    # applies alpha(t-1), alpha(-1) = eta0, then folds g(t) in
+    a = [LR, LR / sqrt(1 + 0.25), LR / sqrt(1 + 0.25) / sqrt(1 + 1)]
+    b = [LR, LR / sqrt(1 + 1), LR / sqrt(1 + 1) / sqrt(1 + 0)]
+    check("AdaMix", a, b, timing="lagged")
+
+
+def test_adamix_g_scale():
+    a0 = LR / sqrt(1 + 0.0625)
+    b0 = LR / sqrt(1 + 0.25)
+    a = [a0, a0 / sqrt(1 + 0.25), a0 / sqrt(1 + 0.25) / sqrt(1 + 1)]
+    b = [b0, b0 / sqrt(1 + 0), b0 / sqrt(1 + 0) / sqrt(1 + 0.015625)]
+    check("AdaMix", a, b, g_scale=0.5)
+
+
+def test_adamix_no_subnormals():
+    # A huge gradient drives alpha towards 0 within a few steps; it must stop at a floor
+    # of normal floats (subnormal arithmetic is very slow on CPUs) that is far too small
+    # to move the weight.
+    for dtype in (torch.float32, torch.float64):
+        w = torch.ones(3, dtype=dtype, requires_grad=True)
+        opt = build_optimizer([w], [], "AdaMix", "None", lr=1e-3, total_steps=100)
+        for _ in range(150):
+            w.grad = torch.tensor([1e6, 1e3, 0.0], dtype=dtype)
+            opt.step()
+        alpha = opt.state[w]["alpha"]
+        tiny = torch.finfo(dtype).tiny
+        assert (alpha >= tiny).all()
+        assert alpha[0] == alpha[1]  # both at the floor
+        assert alpha[0] * 1e6 < torch.finfo(dtype).eps * 1e-10  # update far below resolution
+        assert alpha[2] == torch.tensor(1e-3, dtype=dtype)  # no gradient, no decay
+        assert torch.isfinite(w).all()
+
+
+# --- routing, frozen and skipped parameters --------------------------------------------
+
+
+def test_adamix_power_routing():
+    w = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([0.0, 0.0], dtype=torch.float64, requires_grad=True)
+    opt = build_optimizer([w], [b], "AdaMix", "Power", lr=LR, total_steps=R)
+    for t in range(3):
+        w.grad = torch.tensor([GA[t], GB[t]], dtype=torch.float64)
+        b.grad = torch.tensor([GA[t], GB[t]], dtype=torch.float64)
+        opt.step()
+    a0, b0 = LR / sqrt(1 + 0.25), LR / sqrt(1 + 1)
+    expected_w = after([a0, a0 / sqrt(2), a0 / sqrt(2) / sqrt(5)], [b0, b0, b0 / sqrt(1.0625)])
+    torch.testing.assert_close(w.detach(), expected_w, rtol=1e-13, atol=1e-15)
+    rates = [power(0), power(1), power(2)]  # one shared rate for every bias element
+    expected_b = torch.tensor(
+        [
+            -sum(r * g for r, g in zip(rates, GA, strict=True)),
+            -sum(r * g for r, g in zip(rates, GB, strict=True)),
+        ],
+        dtype=torch.float64,
+    )
+    torch.testing.assert_close(b.detach(), expected_b, rtol=1e-13, atol=1e-15)
+    assert "alpha" in opt.state[w] and not opt.state[b]
+
+
+def test_none_is_frozen():
+    w = torch.tensor(W0, requires_grad=True)
+    b = torch.tensor([0.5], requires_grad=True)
+    opt = build_optimizer([w], [b], "None", "Cons", lr=LR, total_steps=R)
+    for _ in range(3):
+        w.grad = torch.tensor([1.0, -1.0])
+        b.grad = torch.tensor([1.0])
+        opt.step()
+    assert w.tolist() == W0 and not opt.state[w]
+    assert b.item() == pytest.approx(0.5 - 3 * LR)
+    assert [g["step"] for g in opt.param_groups] == [3, 3]
+
+
+def test_param_without_grad_is_skipped():
+    w1 = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    w2 = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    opt = build_optimizer([w1, w2], [], "AdaGrad", "Cons", lr=LR, total_steps=R)
+    w1.grad = torch.tensor([1.0], dtype=torch.float64)
+    w2.grad = torch.tensor([1.0], dtype=torch.float64)
+    opt.step()
+    w2.grad = None  # w2 is skipped at t = 1: no update, its sum does not advance
+    opt.step()
+    w2.grad = torch.tensor([1.0], dtype=torch.float64)
+    opt.step()
+    assert opt.param_groups[0]["step"] == 3
+    assert w1.item() == pytest.approx(1 - LR / sqrt(2) - LR / sqrt(3) - LR / sqrt(4))
+    assert w2.item() == pytest.approx(1 - LR / sqrt(2) - LR / sqrt(3))
+    assert opt.state[w2]["sum"].item() == 3.0  # K + two squared gradients
+
+
+# --- state round trip ----------------------------------------------------------------
+
+PAIRS = [
+    ("Cons", "Cons", {}),
+    ("Exp", "Exp", {}),
+    ("Power", "None", {}),
+    ("AdaGrad", "AdaGrad", {}),
+    ("AdaDec", "AdaDec", {}),
+    ("AdaMix", "Power", {}),
+    ("AdaMix", "AdaMix", {"timing": "lagged"}),
+    ("AdaGrad", "AdaDec", {"timing": "lagged", "g_scale": 0.01}),
+    ("AdaDec", "Exp", {"adadec": "decaying", "t_unit": "epoch", "steps_per_epoch": 3}),
+    ("AdaDec", "AdaDec", {"timing": "lagged", "adadec": "paper"}),
+]
+
+
+@pytest.mark.parametrize(("weight_rule", "bias_rule", "kw"), PAIRS)
+def test_split_run_is_bit_identical(weight_rule, bias_rule, kw):
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(5, 4), (4,), (3, 5), (3,)]
+    init = [torch.randn(s, generator=gen) for s in shapes]
+    grads = [[10 * torch.randn(s, generator=gen) for s in shapes] for _ in range(8)]
+
+    def make(values):
+        params = [v.clone().requires_grad_() for v in values]
+        opt = build_optimizer(
+            params[0::2], params[1::2], weight_rule, bias_rule, lr=0.01, total_steps=8, **kw
+        )
+        return params, opt
+
+    def steps(params, opt, ts):
+        for t in ts:
+            for p, g in zip(params, grads[t], strict=True):
+                p.grad = g.clone()
+            opt.step()
+
+    whole, whole_opt = make(init)
+    steps(whole, whole_opt, range(8))
+
+    first, opt = make(init)
+    steps(first, opt, range(4))
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    second, fresh = make([p.detach() for p in first])
+    fresh.load_state_dict(torch.load(buffer, weights_only=True))
+    steps(second, fresh, range(4, 8))
+
+    for a, b in zip(whole, second, strict=True):
+        assert torch.equal(a, b)
+    assert fresh.rate_stats() == whole_opt.rate_stats()
+    assert [g["step"] for g in fresh.param_groups] == [8, 8]
+
+
+# --- rate_stats ----------------------------------------------------------------------
+
+
+def test_rate_stats():
+    _, opt = run("AdaGrad", "Power")  # bias group has no parameters: shared rate anyway
+    a = LR / sqrt(1 + 0.25 + 1 + 4)
+    b = LR / sqrt(1 + 1 + 0 + 0.0625)
+    mean, lo, hi = opt.rate_stats()["weight"]
+    assert mean == pytest.approx((a + b) / 2, rel=1e-12)
+    assert (lo, hi) == (pytest.approx(a, rel=1e-12), pytest.approx(b, rel=1e-12))
+    assert opt.rate_stats()["bias"] == pytest.approx((power(2),) * 3, rel=1e-12)
+
+    _, opt = run("AdaMix", "None")
+    alpha_b = LR / sqrt(2) / sqrt(1) / sqrt(1.0625)
+    alpha_a = LR / sqrt(1.25) / sqrt(2) / sqrt(5)
+    assert opt.rate_stats()["weight"] == pytest.approx(
+        ((alpha_a + alpha_b) / 2, alpha_a, alpha_b), rel=1e-12
+    )
+    assert opt.rate_stats()["bias"] == (0.0, 0.0, 0.0)
+
+
+def test_rate_stats_before_any_step():
+    w = torch.zeros(2, 3, requires_grad=True)
+    b = torch.zeros(3, requires_grad=True)
+    opt = build_optimizer([w], [b], "AdaMix", "Exp", lr=LR, total_steps=R)
+    stats = opt.rate_stats()
+    assert stats["weight"] == pytest.approx((LR, LR, LR))
+    assert stats["bias"] == pytest.approx((LR, LR, LR))
+    assert all(isinstance(x, float) for v in stats.values() for x in v)
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kw", "name"),
+    [
+        ({"weight_rule": "Adam"}, "weight_rule"),
+        ({"bias_rule": "cons"}, "bias_rule"),
+        ({"lr": -1.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"total_steps": 0}, "total_steps"),
+        ({"total_steps": 2.5}, "total_steps"),
+        ({"K": 0.0}, "K"),
+        ({"q": -0.1}, "q"),
+        ({"xi": 1.5}, "xi"),
+        ({"xi": -0.1}, "xi"),
+        ({"timing": "next"}, "timing"),
+        ({"adadec": "senior"}, "adadec"),
+        ({"g_scale": 0.0}, "g_scale"),
+        ({"t_unit": "batch"}, "t_unit"),
+        ({"t_unit": "epoch"}, "steps_per_epoch"),
+        ({"t_unit": "epoch", "steps_per_epoch": 0}, "steps_per_epoch"),
+        ({"t_unit": "epoch", "steps_per_epoch": 5}, "steps_per_epoch"),  # > total_steps
+    ],
+)
+def test_invalid_arguments(kw, name):
+    args = {"weight_rule": "AdaMix", "bias_rule": "Power", "lr": LR, "total_steps": R, **kw}
+    w = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match=rf"\binvalid {name}\b"):
+        build_optimizer([w], [], **args)
+
+
+def test_rules_exported():
+    assert RULES == ("None", "Cons", "Exp", "Power", "AdaGrad", "AdaDec", "AdaMix")
+
+
+# --- dtypes and devices --------------------------------------------------------------
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("rule", RULES)
+def test_float32_matches_float64(rule, device):
+    gen = torch.Generator().manual_seed(1)
+    init = torch.randn(6, 7, generator=gen)
+    grads = [torch.randn(6, 7, generator=gen) for _ in range(5)]
+    result = {}
+    for dtype in (torch.float32, torch.float64):
+        w = init.to(device, dtype, copy=True).requires_grad_()
+        opt = build_optimizer([w], [], rule, "None", lr=0.01, total_steps=5, timing="current")
+        for g in grads:
+            w.grad = g.to(device, dtype)
+            opt.step()
+        assert w.dtype == dtype and w.device.type == device
+        result[dtype] = w.detach().cpu().double()
+    torch.testing.assert_close(result[torch.float32], result[torch.float64], rtol=1e-5, atol=1e-6)
