@@ -161,7 +161,7 @@ def _row(keys, epoch, step, model, train_x, test_x, optimizer, train_sse, second
         "grad_norm": float(grad_norm),
         "diverged": diverged,
         "device": str(train_x.device),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),  # TorchVersion would not load with weights_only
     }
 
 
