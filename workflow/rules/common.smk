@@ -1,7 +1,6 @@
 # Config validation and the functions that turn the config into target lists.
 from snakemake.utils import validate
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 
@@ -60,7 +59,9 @@ def experiment_metrics(name):
 
 
 def all_metrics():
-    return sorted({path for name in config["experiments"] for path in experiment_metrics(name)})
+    return sorted(
+        {path for name in config["experiments"] for path in experiment_metrics(name)}
+    )
 
 
 def reading_settings(reading):
@@ -69,7 +70,9 @@ def reading_settings(reading):
 
 
 def pretrain_layers(size, seed, upto=N_LAYERS):
-    return [f"results/pretrain/{size}/seed{seed}/layer{k}.pt" for k in range(1, upto + 1)]
+    return [
+        f"results/pretrain/{size}/seed{seed}/layer{k}.pt" for k in range(1, upto + 1)
+    ]
 
 
 def experiment_outputs(name):
@@ -90,7 +93,9 @@ def experiment_outputs(name):
 
 
 def all_targets():
-    outputs = [path for name in config["experiments"] for path in experiment_outputs(name)]
+    outputs = [
+        path for name in config["experiments"] for path in experiment_outputs(name)
+    ]
     return outputs + [
         "results/metrics.parquet",
         "results/tables/claims.csv",

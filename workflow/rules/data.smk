@@ -12,6 +12,8 @@ rule download_mnist:
         "results/data/mnist.npz",
     log:
         "logs/data/download_mnist.log",
+    conda:
+        "../../envs/adamix.yaml"
     params:
         data=config["data"],
     script:
@@ -25,6 +27,8 @@ rule make_subset:
         "results/data/subset_{size}.npz",
     log:
         "logs/data/subset_{size}.log",
+    conda:
+        "../../envs/adamix.yaml"
     params:
         seed=config["data"]["subset_seed"],
     script:

@@ -12,17 +12,19 @@ rule finetune:
         "logs/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.log",
     benchmark:
         "benchmarks/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.tsv"
+    conda:
+        "../../envs/adamix.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
+        runtime=lambda wc: 20 + int(600 * float(wc.size)),
+        gpu=config["gpus_per_job"],
     params:
         settings=lambda wc: reading_settings(wc.reading),
         # Kept outside the outputs, so that Snakemake does not delete it when a job is
         # killed: a rerun resumes from the last finished epoch.
         state="results/resume/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
         device=config["device"],
-    threads: config["threads"]
-    resources:
-        mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
-        runtime=lambda wc: 20 + int(600 * float(wc.size)),
-        gpu=config["gpus_per_job"],
     script:
         "../scripts/finetune.py"
 

@@ -12,6 +12,13 @@ rule pretrain_layer:
         "logs/pretrain/{size}/seed{seed}/layer{layer}.log",
     benchmark:
         "benchmarks/pretrain/{size}/seed{seed}/layer{layer}.tsv"
+    conda:
+        "../../envs/adamix.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
+        runtime=lambda wc: 10 + int(30 * float(wc.size)),
+        gpu=config["gpus_per_job"],
     params:
         # Only this layer's own settings: changing the top layer reruns the top layer alone.
         n_hidden=lambda wc: config["model"]["layers"][int(wc.layer)],
@@ -19,10 +26,5 @@ rule pretrain_layer:
         settings=config["pretrain"],
         weight_std=config["model"]["init_weight_variance"] ** 0.5,
         device=config["device"],
-    threads: config["threads"]
-    resources:
-        mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
-        runtime=lambda wc: 10 + int(30 * float(wc.size)),
-        gpu=config["gpus_per_job"],
     script:
         "../scripts/pretrain_layer.py"

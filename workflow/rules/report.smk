@@ -23,6 +23,8 @@ rule gather_metrics:
         "results/metrics.parquet",
     log:
         "logs/report/gather_metrics.log",
+    conda:
+        "../../envs/adamix.yaml"
     script:
         "../scripts/gather_metrics.py"
 
@@ -48,6 +50,8 @@ rule experiment_table:
         "logs/report/experiment_table/{experiment}.log",
     wildcard_constraints:
         experiment=EXPERIMENT_NAMES,
+    conda:
+        "../../envs/adamix.yaml"
     params:
         experiment=lambda wc: config["experiments"][wc.experiment],
         epoch=config["finetune"]["epochs"],
@@ -70,6 +74,8 @@ rule experiment_figure:
         "logs/report/experiment_figure/{experiment}.log",
     wildcard_constraints:
         experiment=EXPERIMENT_NAMES,
+    conda:
+        "../../envs/adamix.yaml"
     params:
         experiment=lambda wc: config["experiments"][wc.experiment],
         epoch=config["finetune"]["epochs"],
@@ -102,6 +108,8 @@ rule walltime:
         ),
     log:
         "logs/report/walltime.log",
+    conda:
+        "../../envs/adamix.yaml"
     params:
         experiment=lambda wc: config["experiments"]["exp1"],
         epoch=config["finetune"]["epochs"],
@@ -128,6 +136,8 @@ rule claims:
         ),
     log:
         "logs/report/claims.log",
+    conda:
+        "../../envs/adamix.yaml"
     params:
         experiments=config["experiments"],
         epoch=config["finetune"]["epochs"],
