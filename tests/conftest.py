@@ -18,10 +18,8 @@ def copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(REPO / name, dest / name)
-    shutil.copytree(
-        REPO / "workflow", dest / "workflow", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copytree(REPO / "tests", dest / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("workflow", "envs", "tests"):
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
