@@ -131,3 +131,23 @@ def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path)
 def test_experiment_target_builds_only_its_jobs(pipeline, target):
     result = snakemake(pipeline, "-n", "--forceall", target)
     assert "Cons+None" in result.stdout and "AdaMix+Power" not in result.stdout
+
+
+def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipeline):
+    epochs = CONFIG["finetune"]["epochs"]
+    table = pd.read_csv(pipeline / "results/tables/exp1.csv")
+    assert len(table) == 4 * 2  # four runs under two readings
+    for row in table.itertuples():
+        path = f"results/finetune/{row.reading}/0.01/{row.run}/seed0/metrics.parquet"
+        metrics = pd.read_parquet(pipeline / path)
+        expected = metrics.loc[metrics["epoch"] == epochs, "test_rer_sse"].item()
+        assert row.n_seeds == 1 and row.rer_mean == pytest.approx(expected, rel=1e-12)
+    gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
+    assert len(gathered) == 21 * (epochs + 1)
+    assert set(pd.read_csv(pipeline / "results/tables/claims.csv")["claim"]) == {1, 2, 3, 4, 5, 6}
+
+    snakemake(pipeline, "--report", "results/report.html")
+    html = (pipeline / "results/report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for name in ("exp1.png", "exp5.png", "exp1_walltime.png", "claims.html"):
+        assert name in html

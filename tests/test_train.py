@@ -1,0 +1,84 @@
+"""The fine-tuning loop on a tiny network: losses, divergence as a result, resume state."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from adamix.autoencoder import unroll
+from adamix.rbm import init_rbm
+from adamix.train import finetune
+
+SETTINGS = {
+    "epochs": 3,
+    "batch_size": 10,
+    "lr": 0.001,
+    "K": 1.0,
+    "q": 0.75,
+    "xi": 0.999,
+    "loss": "sse",
+    "timing": "current",
+    "adadec": "paper",
+    "t_unit": "step",
+    "g_scale": "sum",
+}
+
+
+def tiny_model(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rbms = [
+        init_rbm(16, 8, weight_std=0.1, generator=g),
+        init_rbm(8, 3, weight_std=0.1, generator=g),
+    ]
+    return unroll(rbms)
+
+
+def run(tmp_path, **overrides):
+    patterns = torch.rand(4, 16, generator=torch.Generator().manual_seed(1))
+    data = patterns.repeat(10, 1)  # four images to learn, in train and test alike
+    return finetune(
+        tiny_model(),
+        data[:30],
+        data[30:],
+        weight_rule="Cons",
+        bias_rule="Cons",
+        settings={**SETTINGS, **overrides},
+        seed=0,
+        keys={"reading": "default"},
+        state_path=tmp_path / "state.pt",
+        log=lambda _: None,
+    )
+
+
+def test_unrolled_network_is_the_paper_shape():
+    model = tiny_model()
+    kinds = [type(m).__name__ for m in model]
+    # 16-8-3 encoder with a linear code layer, then 3-8-16 decoder with logistic units
+    assert kinds == ["Linear", "Sigmoid", "Linear", "Linear", "Sigmoid", "Linear", "Sigmoid"]
+    assert [m.weight.shape for m in model if isinstance(m, torch.nn.Linear)] == [
+        (8, 16), (3, 8), (8, 3), (16, 8)
+    ]  # fmt: skip
+
+
+def test_rows_per_epoch_and_cross_entropy_loss_trains(tmp_path):
+    for loss in ("sse", "cross_entropy"):
+        rows = run(tmp_path / loss, loss=loss, lr=0.01)
+        assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+        assert [r["step"] for r in rows] == [0, 3, 6, 9]
+        assert rows[-1]["test_rer_sse"] < rows[0]["test_rer_sse"]
+        assert rows[1]["test_rer_mse"] == rows[1]["test_rer_sse"] / 16
+
+
+def test_non_finite_loss_is_recorded_as_diverged_not_raised(tmp_path):
+    rows = run(tmp_path, lr=1e30)  # weights overflow to inf, outputs to NaN
+    assert rows[-1]["diverged"] and not any(r["diverged"] for r in rows[:-1])
+    assert not math.isfinite(rows[-1]["train_rer_sse"])
+    assert len(rows) < SETTINGS["epochs"] + 1  # training stopped at the divergence
+
+
+def test_state_of_other_settings_is_not_resumed(tmp_path):
+    full = run(tmp_path)
+    again = run(tmp_path, lr=0.002)  # the saved state belongs to lr=0.001: start afresh
+    assert [r["epoch"] for r in again] == [0, 1, 2, 3]
+    assert again[1]["test_rer_sse"] != full[1]["test_rer_sse"]
