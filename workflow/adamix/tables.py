@@ -9,6 +9,7 @@ confidence intervals, which the tables say in `n_diverged`.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -587,13 +588,9 @@ def _html_page(df: pd.DataFrame, title: str, note: str) -> str:
         "th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
         "th{background:#f3f3f3}"
     )
-    paragraph = f"<p>{_escape(note)}</p>" if note else ""
+    paragraph = f"<p>{html.escape(note)}</p>" if note else ""
     return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{_escape(title)}</title>'
-        f"<style>{style}</style></head><body><h1>{_escape(title)}</h1>{paragraph}{table}"
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{paragraph}{table}"
         "</body></html>\n"
     )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
