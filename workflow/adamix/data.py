@@ -141,6 +141,9 @@ def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarr
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the data from the group
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
