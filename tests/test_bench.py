@@ -4,6 +4,10 @@ import json
 import subprocess
 import sys
 
+from adamix.bench import SIZES, finetune_flops, rbm_flops
+
+RULES = {"Cons+Cons", "AdaMix+Power", "AdaGrad+AdaGrad", "AdaDec+AdaDec"}
+
 
 def test_bench_quick_prints_a_json_line_last():
     result = subprocess.run(
@@ -13,5 +17,26 @@ def test_bench_quick_prints_a_json_line_last():
         check=True,
     )
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["device"] == "cpu"
-    assert set(report["overhead_pct"]) >= {"Cons+Cons", "AdaMix+Power", "AdaGrad+AdaGrad"}
+    assert report["device"] == "cpu" and report["threads"] == 1
+    assert report["matmul_gflops"] > 0
+    # fine-tuning: every rule pair and the plain torch.optim.SGD peer, ratios against both
+    assert set(report["seconds_per_epoch"]) == RULES | {"peer (torch.optim.SGD)"}
+    assert set(report["overhead_pct"]) == set(report["peer_ratio"]) == RULES
+    assert report["overhead_pct"]["Cons+Cons"] == 0
+    assert set(report["roofline_ratio_finetune"]) == set(report["seconds_per_epoch"])
+    assert all(r > 0 for r in report["roofline_ratio_finetune"].values())
+    # pre-training: one RBM per layer and all together; the per-epoch bookkeeping
+    assert set(report["roofline_ratio_pretrain"]) == {
+        "784-1000", "1000-500", "500-250", "250-30 linear", "all"
+    }  # fmt: skip
+    assert report["eval_seconds"] > 0 and report["checkpoint_seconds"] > 0
+    assert set(report["step_overhead_pct"]) >= RULES
+
+
+def test_flop_counts():
+    # forward 2*B*sum(in*out), the same again for the weight gradients, and the input
+    # gradients of all layers but the first
+    per_layer = [2 * 100 * a * b for a, b in zip(SIZES, SIZES[1:], strict=False)]
+    assert finetune_flops(100) == 2 * sum(per_layer) + sum(per_layer) - per_layer[0]
+    assert finetune_flops(100) == 1_543_000_000
+    assert rbm_flops(100, 784, 1000) == 5 * 2 * 100 * 784 * 1000

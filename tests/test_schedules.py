@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from adamix import schedules
 from adamix.schedules import RULES, build_optimizer
 
 sqrt = math.sqrt
@@ -318,6 +319,31 @@ def test_split_run_is_bit_identical(weight_rule, bias_rule, kw):
         assert torch.equal(a, b)
     assert fresh.rate_stats() == whole_opt.rate_stats()
     assert [g["step"] for g in fresh.param_groups] == [8, 8]
+
+
+@pytest.mark.parametrize(("weight_rule", "bias_rule", "kw"), PAIRS)
+def test_order_of_work_does_not_change_a_bit(monkeypatch, weight_rule, bias_rule, kw):
+    # On a CPU a rule makes all its passes over one large parameter before the next, and
+    # takes the small ones together; each element's arithmetic is the same in any order.
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(5, 4), (4,), (3, 5), (3,), (2, 3), (2,)]
+    init = [torch.randn(s, generator=gen) for s in shapes]
+    grads = [[10 * torch.randn(s, generator=gen) for s in shapes] for _ in range(6)]
+    results = []
+    for large in (1, 6, 10**9):  # each alone, mixed, all together
+        monkeypatch.setattr(schedules, "_LARGE", large)
+        params = [v.clone().requires_grad_() for v in init]
+        opt = build_optimizer(
+            params[0::2], params[1::2], weight_rule, bias_rule, lr=0.01, total_steps=8, **kw
+        )
+        for t in range(6):
+            for p, g in zip(params, grads[t], strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append(([p.detach() for p in params], opt.rate_stats()))
+    for params, stats in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0][0], params, strict=True))
+        assert stats == results[0][1]
 
 
 # --- rate_stats ----------------------------------------------------------------------

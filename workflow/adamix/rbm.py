@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -71,12 +71,14 @@ def train_rbm(
     for epoch in range(epochs):
         start = time.perf_counter()
         momentum = momentum_initial if epoch < momentum_switch_epoch else momentum_final
-        perm = torch.randperm(n, generator=generator)
+        perm = torch.randperm(n, generator=generator).to(data.device)
+        noises = _noise_batches(
+            generator, steps, (batch_size, W.shape[1]), gaussian=linear_hidden, like=data
+        )
         err = torch.zeros((), dtype=data.dtype, device=data.device)
-        for i in range(steps):
-            v0 = data[perm[i * batch_size : (i + 1) * batch_size].to(data.device)]
+        for i, noise in enumerate(noises):
+            v0 = data[perm[i * batch_size : (i + 1) * batch_size]]
             h0 = hidden_probs(rbm, v0, linear=linear_hidden)
-            noise = _noise_like(h0, generator, gaussian=linear_hidden)
             h_sample = h0 + noise if linear_hidden else (h0 > noise).to(h0.dtype)
             v1 = torch.sigmoid_(torch.addmm(vb, h_sample, W.T))
             h1 = hidden_probs(rbm, v1, linear=linear_hidden)
@@ -99,10 +101,25 @@ def train_rbm(
     return rows
 
 
-def _noise_like(h: torch.Tensor, generator: torch.Generator, *, gaussian: bool) -> torch.Tensor:
-    """Sampling noise drawn from the CPU generator, so CPU and GPU runs draw the same numbers."""
+def _noise_batches(
+    generator: torch.Generator,
+    steps: int,
+    shape: tuple[int, int],
+    *,
+    gaussian: bool,
+    like: torch.Tensor,
+) -> Iterator[torch.Tensor]:
+    """The sampling noise of each step, drawn from the CPU generator step by step in the same
+    order as ever, so that CPU and GPU runs draw the same numbers. On the CPU one buffer is
+    refilled per step (it stays in cache); a GPU gets a block of steps per copy."""
     draw = torch.randn if gaussian else torch.rand
-    return draw(h.shape, generator=generator, dtype=h.dtype).to(h.device, non_blocking=True)
+    block = 1 if like.device.type == "cpu" else 64
+    host = torch.empty((min(block, steps), *shape), dtype=like.dtype)
+    for first in range(0, steps, block):
+        count = min(block, steps - first)
+        for j in range(count):
+            draw(shape, generator=generator, dtype=like.dtype, out=host[j])
+        yield from host[:count].to(like.device)  # on the CPU: the buffer itself
 
 
 def pretrain_layer(

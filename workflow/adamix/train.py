@@ -86,8 +86,9 @@ def finetune(
         t_unit=s["t_unit"],
         steps_per_epoch=steps_per_epoch,
     )
+    if s["loss"] not in _LOSSES:
+        raise ValueError(f"invalid loss: {s['loss']!r}, expected one of {tuple(_LOSSES)}")
     generator = torch.Generator().manual_seed(seed)
-    loss_fn = _LOSSES[s["loss"]]
     identity = {"keys": keys, "settings": s}
     rows = _resume(state_path, identity, model, optimizer, generator, log)
     if not rows:
@@ -98,16 +99,8 @@ def finetune(
     while not diverged and rows[-1]["epoch"] < s["epochs"]:
         epoch = rows[-1]["epoch"] + 1
         start = time.perf_counter()
-        perm = torch.randperm(n, generator=generator).to(train_x.device)
-        epoch_sse = torch.zeros((), dtype=torch.float64, device=train_x.device)
-        for i in range(steps_per_epoch):
-            xb = train_x[perm[i * batch : (i + 1) * batch]]
-            out = model(xb)
-            loss = loss_fn(out, xb)  # summed over pixels and examples: eq. 6
-            optimizer.zero_grad(set_to_none=False)
-            loss.backward()
-            optimizer.step()
-            epoch_sse += (out.detach() - xb).square_().sum(dtype=torch.float64)
+        perm = torch.randperm(n, generator=generator)
+        epoch_sse = train_epoch(model, optimizer, train_x, perm, batch, s["loss"])
         train_sse = epoch_sse.item() / (steps_per_epoch * batch)  # the only sync of the epoch
         seconds = time.perf_counter() - start
         diverged = not math.isfinite(train_sse)
@@ -120,8 +113,45 @@ def finetune(
     return rows
 
 
+def train_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_x: torch.Tensor,
+    perm: torch.Tensor,
+    batch_size: int,
+    loss: str = "sse",
+) -> torch.Tensor:
+    """One SGD step per whole minibatch of `train_x` in the order `perm` (the last partial
+    minibatch is dropped); returns the summed squared error of the minibatches, as a float64
+    tensor on the device, so that the loop never waits for the device.
+
+    Each minibatch is gathered from the data on the device as it is needed (while it is
+    in cache; one permuted copy of the data per epoch measured no faster). The gradient is
+    that of the loss SUMMED over pixels and examples (eq. 6). For the "sse" loss the
+    squared error is the loss value itself; other losses add a pass over the output.
+    """
+    steps = perm.numel() // batch_size
+    perm = perm.to(train_x.device)
+    loss_fn = _LOSSES[loss]
+    epoch_sse = torch.zeros((), dtype=torch.float64, device=train_x.device)
+    for i in range(steps):
+        xb = train_x[perm[i * batch_size : (i + 1) * batch_size]]
+        out = model(xb)
+        value = loss_fn(out, xb)  # summed over pixels and examples: eq. 6
+        optimizer.zero_grad(set_to_none=True)  # backward then writes the gradients, no add
+        value.backward()
+        optimizer.step()
+        if loss_fn is _sse:
+            epoch_sse += value.detach()
+        else:
+            epoch_sse += (out.detach() - xb).square_().sum(dtype=torch.float64)
+    return epoch_sse
+
+
 def _sse(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return (out - x).square().sum()
+    # Summed in float64, so that it is also the epoch's training error. Its gradient is
+    # that of a float32 sum: d sum / d x = 1 is exact in both, the cast back is exact.
+    return (out - x).square().sum(dtype=torch.float64)
 
 
 def _cross_entropy(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
