@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Test this checkout's adamix package, whichever copy pip installed last.
+sys.path.insert(0, str(REPO / "workflow"))
 TEST_CONFIG = REPO / "tests" / "config.yaml"
 
 

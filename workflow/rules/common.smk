@@ -1,7 +1,17 @@
 # Config validation and the functions that turn the config into target lists.
+import os
+
 from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Rule scripts import this workflow's own adamix package (workflow/adamix), also where
+# another copy is installed: results always come from the code beside the Snakefile.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(
+        None, [os.path.join(workflow.basedir, "workflow"), os.environ.get("PYTHONPATH")]
+    )
+)
 
 
 def size_label(fraction):
