@@ -72,3 +72,11 @@ def test_default_config_plans_the_whole_study(tmp_path):
     assert int(counts["pretrain_layer"]) == 4 * 4 * 3
     assert int(counts["make_subset"]) == 4
     assert int(counts["download_mnist"]) == 1
+
+
+def test_seeds_from_the_command_line(tmp_path):
+    """`--config 'seeds=[0]'` (README, one-seed run) plans one seed of every job."""
+    workdir = copy_workflow(tmp_path / "wf")
+    result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    assert int(counts["finetune"]) == 16 + 3 and int(counts["pretrain_layer"]) == 4 * 4

@@ -3,6 +3,11 @@ import os
 
 from snakemake.utils import validate
 
+# On the command line `--config seeds=[0]` arrives as ['0'] and `seeds=0` as 0.
+if not isinstance(config.get("seeds", []), list):
+    config["seeds"] = [config["seeds"]]
+config["seeds"] = [int(s) if str(s).isdigit() else s for s in config.get("seeds", [])]
+
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Rule scripts import this workflow's own adamix package (workflow/adamix), also where
