@@ -12,11 +12,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 # Rule scripts import this workflow's own adamix package (workflow/adamix), also where
 # another copy is installed: results always come from the code beside the Snakefile.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(
-        None, [os.path.join(workflow.basedir, "workflow"), os.environ.get("PYTHONPATH")]
-    )
-)
+_pythonpath = [os.path.join(workflow.basedir, "workflow"), os.getenv("PYTHONPATH")]
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 
 
 def size_label(fraction):
