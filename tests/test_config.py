@@ -63,12 +63,14 @@ def test_bad_config_is_refused_before_any_job(tmp_path, edit, expected):
 
 
 def test_default_config_plans_the_whole_study(tmp_path):
-    """16 distinct combinations at 1/10 plus AdaMix+Power at 3/10, 6/10, 1, times 3 seeds,
-    with 4 pre-training layers per size and seed, and one shared data download."""
+    """Per seed: 16 distinct combinations at 1/10 plus AdaMix+Power at 3/10, 6/10, 1 under
+    the default reading, and the 14 distinct runs of experiments 1, 3 and 4 under each of
+    the 4 other readings (the ablation); 3 seeds; 4 pre-training layers per size and seed,
+    and one shared data download."""
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == (16 + 3) * 3
+    assert int(counts["finetune"]) == (16 + 3 + 14 * 4) * 3
     assert int(counts["pretrain_layer"]) == 4 * 4 * 3
     assert int(counts["make_subset"]) == 4
     assert int(counts["download_mnist"]) == 1
@@ -79,4 +81,4 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 16 + 3 and int(counts["pretrain_layer"]) == 4 * 4
+    assert int(counts["finetune"]) == 16 + 3 + 14 * 4 and int(counts["pretrain_layer"]) == 4 * 4

@@ -41,8 +41,10 @@ FINETUNE_SCHEMA = pa.schema(
         pa.field("lr_bias_max", pa.float64()),
         pa.field("grad_norm", pa.float64()),  # L2 norm of the last minibatch gradient
         pa.field("diverged", pa.bool_(), nullable=False),
-        pa.field("device", pa.string(), nullable=False),
+        pa.field("device", pa.string(), nullable=False),  # torch device, e.g. "cuda:0"
+        pa.field("device_name", pa.string(), nullable=False),  # GPU or CPU model
         pa.field("torch_version", pa.string(), nullable=False),
+        pa.field("finished_at", pa.float64(), nullable=False),  # Unix time the row was made
     ]
 )
 

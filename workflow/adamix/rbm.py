@@ -94,7 +94,9 @@ def train_rbm(
             err += (v0 - v1).square_().sum()
         seconds = time.perf_counter() - start
         recon = err.item() / max(steps * batch_size, 1)
-        rows.append({"epoch": epoch + 1, "recon_sse": recon, "seconds": seconds})
+        rows.append(
+            {"epoch": epoch + 1, "recon_sse": recon, "seconds": seconds, "finished_at": time.time()}
+        )
         log(f"epoch {epoch + 1}: reconstruction sse {recon:.4f} ({seconds:.2f} s)")
         if not math.isfinite(recon):
             raise FloatingPointError(f"RBM pre-training diverged at epoch {epoch + 1}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,18 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("config device is 'cuda' but torch sees no CUDA device")
     return torch.device(name)
+
+
+def device_name(device: torch.device | str) -> str:
+    """The GPU's or the CPU's model name, e.g. "NVIDIA H200" or "AMD EPYC 7B13"."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:  # Linux
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        return platform.machine() or device.type
 
 
 def finetune(
@@ -191,7 +204,9 @@ def _row(keys, epoch, step, model, train_x, test_x, optimizer, train_sse, second
         "grad_norm": float(grad_norm),
         "diverged": diverged,
         "device": str(train_x.device),
+        "device_name": device_name(train_x.device),
         "torch_version": str(torch.__version__),  # TorchVersion would not load with weights_only
+        "finished_at": time.time(),
     }
 
 

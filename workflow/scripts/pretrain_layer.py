@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from adamix.rbm import pretrain_layer
-from adamix.train import resolve_device
+from adamix.train import device_name, resolve_device
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 torch.set_num_threads(snakemake.threads)
@@ -31,6 +31,9 @@ rbm, rows = pretrain_layer(
 )
 torch.save(rbm, snakemake.output.checkpoint)
 errors = pd.DataFrame(rows).assign(
-    size=float(snakemake.wildcards.size), seed=int(snakemake.wildcards.seed)
+    size=float(snakemake.wildcards.size),
+    seed=int(snakemake.wildcards.seed),
+    device=str(device),
+    device_name=device_name(device),
 )
 errors.to_parquet(snakemake.output.errors, index=False)
