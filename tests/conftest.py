@@ -22,6 +22,9 @@ def copy_workflow(dest: Path) -> Path:
         shutil.copy(REPO / name, dest / name)
     for name in ("workflow", "envs", "tests"):
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    # The hand-written part of docs/reproduction.md; the rest of docs/ is generated.
+    (dest / "docs").mkdir(exist_ok=True)
+    shutil.copy(REPO / "docs" / "reproduction_discussion.md", dest / "docs")
     return dest
 
 

@@ -104,6 +104,24 @@ def experiment_outputs(name):
     return outputs
 
 
+def pretrain_errors():
+    """The per-epoch error tables of every pre-training job (sizes, seeds, layers)."""
+    return [
+        path.removesuffix(".pt") + ".parquet"
+        for size in SIZES
+        for seed in config["seeds"]
+        for path in pretrain_layers(size, seed)
+    ]
+
+
+def doc_figures():
+    """The figures docs/reproduction.md shows, copied into docs/figures/."""
+    names = [*config["experiments"]]
+    if "exp1" in config["experiments"]:
+        names.append("exp1_walltime")
+    return [f"docs/figures/{name}.png" for name in names]
+
+
 def all_targets():
     outputs = [
         path for name in config["experiments"] for path in experiment_outputs(name)
@@ -112,4 +130,5 @@ def all_targets():
         "results/metrics.parquet",
         "results/tables/claims.csv",
         "results/tables/claims.md",
+        "docs/reproduction.md",
     ]

@@ -1,5 +1,6 @@
 # Stage 4: aggregation. The per-job metrics gathered, the paper's figures 4-8 and its
-# numbers side by side with ours, the exp-1 wall times, and a verdict on each claim.
+# numbers side by side with ours, the exp-1 wall times, a verdict on each claim, and
+# docs/reproduction.md, which writes all of it up (`snakemake docs`).
 # All cheap: they run on the submitting machine.
 import re
 
@@ -14,6 +15,8 @@ localrules:
     experiment_figure,
     walltime,
     claims,
+    reproduction_doc,
+    docs,
 
 
 rule gather_metrics:
@@ -143,3 +146,28 @@ rule claims:
         epoch=config["finetune"]["epochs"],
     script:
         "../scripts/claims.py"
+
+
+rule reproduction_doc:
+    input:
+        [path for name in config["experiments"] for path in experiment_outputs(name)],
+        pretrain_errors(),
+        "results/metrics.parquet",
+        "results/tables/claims.csv",
+        discussion="docs/reproduction_discussion.md",
+    output:
+        md="docs/reproduction.md",
+        figures=doc_figures(),
+    log:
+        "logs/report/reproduction_doc.log",
+    conda:
+        "../../envs/adamix.yaml"
+    params:
+        config=config,
+    script:
+        "../scripts/reproduction_doc.py"
+
+
+rule docs:
+    input:
+        "docs/reproduction.md",
