@@ -19,7 +19,7 @@ from adamix.metrics import FINETUNE_SCHEMA
 from conftest import TEST_CONFIG, copy_workflow, snakemake
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
-TIMING = ["epoch_seconds", "cumulative_seconds"]
+TIMING = ["epoch_seconds", "cumulative_seconds", "finished_at"]
 
 
 def finetune_paths(workdir):

@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO, copy_workflow
 
 SLURM_SH = REPO / ".ci" / "slurm.sh"
-TIMING = ["epoch_seconds", "cumulative_seconds"]
+TIMING = ["epoch_seconds", "cumulative_seconds", "finished_at"]
 
 pytestmark = [
     pytest.mark.slurm,

@@ -34,7 +34,7 @@ def tiny_model(seed=0):
     return unroll(rbms)
 
 
-def run(tmp_path, **overrides):
+def run(tmp_path, save_every_s=None, **overrides):
     patterns = torch.rand(4, 16, generator=torch.Generator().manual_seed(1))
     data = patterns.repeat(10, 1)  # four images to learn, in train and test alike
     return finetune(
@@ -48,6 +48,7 @@ def run(tmp_path, **overrides):
         keys={"reading": "default"},
         state_path=tmp_path / "state.pt",
         log=lambda _: None,
+        **({} if save_every_s is None else {"save_every_s": save_every_s}),
     )
 
 
@@ -82,3 +83,10 @@ def test_state_of_other_settings_is_not_resumed(tmp_path):
     again = run(tmp_path, lr=0.002)  # the saved state belongs to lr=0.001: start afresh
     assert [r["epoch"] for r in again] == [0, 1, 2, 3]
     assert again[1]["test_rer_sse"] != full[1]["test_rer_sse"]
+
+
+def test_resume_state_is_saved_at_most_every_save_every_s(tmp_path):
+    run(tmp_path / "every", save_every_s=None)  # None: leave finetune()'s default, every epoch
+    assert (tmp_path / "every" / "state.pt").exists()
+    run(tmp_path / "rarely", save_every_s=3600)  # three short epochs: never an hour apart
+    assert not (tmp_path / "rarely" / "state.pt").exists()

@@ -69,13 +69,15 @@ def finetune(
     seed: int,
     keys: dict,
     state_path: str | os.PathLike,
+    save_every_s: float = 0.0,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train `model` in place for settings["epochs"] epochs; return the metrics rows.
 
-    At the end of every epoch the full state (model, optimizer, shuffling RNG, rows so
-    far) is written to `state_path`; a later call with the same keys resumes from it and
-    returns the same rows as an uninterrupted run (timing columns aside).
+    At the end of an epoch, once `save_every_s` seconds have passed since the last save
+    (0: every epoch), the full state (model, optimizer, shuffling RNG, rows so far) is
+    written to `state_path`; a later call with the same keys resumes from it and returns
+    the same rows as an uninterrupted run (timing columns aside).
     """
     s = {k: settings[k] for k in SETTINGS}
     n, batch = train_x.shape[0], s["batch_size"]
@@ -108,6 +110,7 @@ def finetune(
         rows = [_row(keys, 0, 0, model, train_x, test_x, optimizer, None, 0.0, 0.0, False)]
         log(_progress(rows[-1]))
     diverged = rows[-1]["diverged"]
+    last_save = time.monotonic()
 
     while not diverged and rows[-1]["epoch"] < s["epochs"]:
         epoch = rows[-1]["epoch"] + 1
@@ -122,7 +125,9 @@ def finetune(
                  train_sse, seconds, rows[-1]["cumulative_seconds"] + seconds, diverged)
         )  # fmt: skip
         log(_progress(rows[-1]))
-        _save_state(state_path, identity, model, optimizer, generator, rows)
+        if time.monotonic() - last_save >= save_every_s:
+            _save_state(state_path, identity, model, optimizer, generator, rows)
+            last_save = time.monotonic()
     return rows
 
 

@@ -25,6 +25,7 @@ rule finetune:
         # killed: a rerun resumes from the last finished epoch.
         state="results/resume/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
         device=config["device"],
+        resume_every_s=config.get("resume_every_s", 30),
     script:
         "../scripts/finetune.py"
 

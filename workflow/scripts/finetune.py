@@ -42,6 +42,7 @@ rows = finetune(
     seed=int(wc.seed),
     keys=keys,
     state_path=snakemake.params.state,
+    save_every_s=snakemake.params.resume_every_s,
     log=logging.info,
 )
 pq.write_table(pa.Table.from_pylist(rows, schema=FINETUNE_SCHEMA), snakemake.output.metrics)

@@ -33,7 +33,7 @@ torch.save(rbm, snakemake.output.checkpoint)
 errors = pd.DataFrame(rows).assign(
     size=float(snakemake.wildcards.size),
     seed=int(snakemake.wildcards.seed),
-    device=str(device),
+    device=str(images.device),  # as fine-tuning records it: cuda:0, cpu
     device_name=device_name(device),
 )
 errors.to_parquet(snakemake.output.errors, index=False)
