@@ -13,7 +13,7 @@ from PIL import Image
 from test_tables import metrics
 
 from adamix import reproduction, tables
-from conftest import TEST_CONFIG
+from conftest import REPO, TEST_CONFIG
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
 NAN = re.compile(r"\bnan\b", re.IGNORECASE)
@@ -217,3 +217,40 @@ def test_large_figure_is_saved_smaller(tmp_path):
     reproduction.copy_figure(tmp_path / "big.png", tmp_path / "small.png")
     assert (tmp_path / "small.png").stat().st_size <= reproduction.MAX_PNG_BYTES
     assert Image.open(tmp_path / "small.png").width < 1000
+
+
+def test_discussion_quotes_the_tables_through_placeholders(tmp_path):
+    config = tiny_config(0.1)
+    results = tiny_results(tmp_path, config)
+    (tmp_path / "discussion.md").write_text(
+        "AdaMix: {{exp1:g_scale-mean:AdaMix+Power}}, at 0.1: {{ exp2:default:None+Cons:0.1 }},"
+        " at 0.3 (not run): {{exp2:default:None+Cons:0.3}}."
+    )
+    out = tmp_path / "docs" / "reproduction.md"
+    reproduction.write_reproduction(
+        config, results, out, tmp_path / "docs/figures", tmp_path / "discussion.md"
+    )
+    # seeds 8.1 and 8.3 under g_scale-mean, 8.0 and 8.2 under default; 0.3 was not run
+    assert "AdaMix: 8.20, at 0.1: 8.10, at 0.3 (not run): –." in out.read_text()
+
+    (tmp_path / "discussion.md").write_text("{{exp2:default:AdaMix+Power}}")  # not in exp2
+    with pytest.raises(ValueError, match=r"\{\{exp2:default:AdaMix\+Power\}\} names no run"):
+        reproduction.write_reproduction(
+            config, results, out, tmp_path / "docs/figures", tmp_path / "discussion.md"
+        )
+
+
+def test_readme_headline_is_the_documents(tmp_path):
+    """README.md shows the headline of the committed docs/reproduction.md, as copied by
+    `python -m adamix.reproduction --readme README.md`; and the copy replaces a stale one."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "reproduction.md").read_text(encoding="utf-8")
+    start = readme.index(reproduction.README_START) + len(reproduction.README_START)
+    assert readme[start : readme.index(reproduction.README_END)].strip() == (
+        reproduction.headline_of(doc)
+    )
+    stale = tmp_path / "README.md"
+    stale.write_text(f"# x\n{reproduction.README_START}\nold\n{reproduction.README_END}\nend\n")
+    reproduction.update_readme(stale, REPO / "docs" / "reproduction.md")
+    text = stale.read_text()
+    assert "old" not in text and reproduction.headline_of(doc) in text and text.endswith("end\n")

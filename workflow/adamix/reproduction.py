@@ -381,8 +381,33 @@ def walltime_section(walltime: pd.DataFrame, epochs: int, figure_link: str) -> s
     )
 
 
-def discussion_section(path: Path) -> str:
+# In the discussion, {{experiment:reading:run}} or {{experiment:reading:run:size}} stands for
+# that row's mean RER, so that the hand-written text quotes the tables instead of typing them.
+PLACEHOLDER = re.compile(r"\{\{\s*([\w-]+):([\w-]+):([\w+]+)(?::([\d.]+))?\s*\}\}")
+
+
+def fill_numbers(text: str, table: pd.DataFrame, config: dict) -> str:
+    """Replace each PLACEHOLDER by the mean RER of its row of the experiment tables; a dash
+    when that row was not run (another data size or reading than this config runs). An
+    experiment, or a run of it, that the config does not know is an error that names it."""
+
+    def mean(match: re.Match) -> str:
+        name, reading, run, size = match.groups()
+        exp = config["experiments"].get(name)
+        if exp is None or run not in exp["runs"]:
+            raise ValueError(f"discussion: {match.group(0)} names no run of the config")
+        rows = table[(table["experiment"] == name) & (table["reading"] == reading)]
+        rows = rows[rows["run"] == run]
+        if size is not None:
+            rows = rows[rows["size"] == float(size)]
+        return number(rows["rer_mean"].iloc[0]) if len(rows) == 1 else DASH
+
+    return PLACEHOLDER.sub(mean, text)
+
+
+def discussion_section(path: Path, table: pd.DataFrame, config: dict) -> str:
     text = path.read_text(encoding="utf-8").strip() if path.exists() else "Not written yet."
+    text = fill_numbers(text, table, config)
     return f"## Discussion\n\n<!-- from {path.as_posix()}, written by hand -->\n\n{text}"
 
 
@@ -440,8 +465,33 @@ def write_reproduction(
         sections.append(
             walltime_section(walltime, config["finetune"]["epochs"], links["exp1_walltime"])
         )
-    sections += [discussion_section(Path(discussion)), f"---\n\n*{GENERATED}*"]
+    sections += [discussion_section(Path(discussion), table, config), f"---\n\n*{GENERATED}*"]
     out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+
+
+README_START = (
+    "<!-- headline: copied from docs/reproduction.md by"
+    " `python -m adamix.reproduction --readme README.md` -->"
+)
+README_END = "<!-- headline end -->"
+
+
+def headline_of(doc: str) -> str:
+    """The body of the document's headline section (its table and notes)."""
+    match = re.search(r"^## Headline[^\n]*\n(.*?)(?=^## )", doc, re.S | re.M)
+    if match is None:
+        raise ValueError("no '## Headline' section in the document")
+    return match.group(1).strip()
+
+
+def update_readme(readme: str | Path, doc: str | Path) -> None:
+    """Copy the document's headline into the README, between README_START and README_END."""
+    readme, text = Path(readme), Path(readme).read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme}: no '{README_START}' ... '{README_END}' block")
+    block = f"{README_START}\n\n{headline_of(Path(doc).read_text(encoding='utf-8'))}\n\n"
+    readme.write_text(text[:start] + block + text[end:], encoding="utf-8")
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -451,10 +501,13 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--out", default="docs/reproduction.md")
     parser.add_argument("--figures", default=None, help="default: figures/ beside --out")
     parser.add_argument("--discussion", default="docs/reproduction_discussion.md")
+    parser.add_argument("--readme", help="also copy the headline table into this README")
     args = parser.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
     figures = args.figures or Path(args.out).parent / "figures"
     write_reproduction(config, args.results, args.out, figures, args.discussion)
+    if args.readme:
+        update_readme(args.readme, args.out)
 
 
 if __name__ == "__main__":
