@@ -71,3 +71,12 @@ def test_experiment_figure_without_data_for_a_reading(tmp_path, epoch):
     exp = {**EXPERIMENTS["exp1"], "readings": ["default", "absent"]}
     fig = figures.experiment_figure(df, "exp1", exp, epoch=epoch)
     assert len(stars(fig.axes[1])) == 4  # the paper's values, even with no data of ours
+
+
+def test_five_readings_wrap_into_rows_of_three():
+    readings = ["default", "g_scale-mean", "timing-lagged", "adadec-decaying", "t_unit-epoch"]
+    df = pd.concat([metrics(exp1(7.8), epochs=6, reading=r) for r in readings])
+    fig = figures.experiment_figure(df, "exp1", {**EXPERIMENTS["exp1"], "readings": readings})
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == [f"reading: {r}" for r in readings]
+    assert len(fig.axes) == 6 and figures.figure_pixels(fig) == (3 * 960, 2 * 600)

@@ -27,6 +27,7 @@ from adamix.tables import (
 
 DPI = 120
 PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI
+MAX_COLUMNS = 3  # panels (readings) per row
 MARK_EVERY = 5  # the paper reports and plots epochs 5, 10, ..., 50
 PAPER_EPOCH = 50
 YLABEL = "test RER (squared error summed over pixels, per image)"
@@ -82,11 +83,15 @@ def experiment_figure(
     }
 
     readings = list(experiment["readings"])
-    fig = Figure(figsize=(PANEL[0] * len(readings), PANEL[1]), dpi=DPI, layout="constrained")
-    axes = fig.subplots(1, len(readings), sharey=True, squeeze=False)[0]
-    for ax, reading in zip(axes, readings, strict=True):
+    cols = min(len(readings), MAX_COLUMNS)
+    rows = math.ceil(len(readings) / cols)
+    fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * rows), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    for ax, reading in zip(axes, readings, strict=False):
         _rer_panel(ax, data[data["reading"] == reading], lines, colours, paper)
         ax.set_title(f"reading: {reading}")
+    for ax in axes[len(readings) :]:  # the empty places of the last row
+        ax.set_visible(False)
     fig.suptitle(f"Figure {experiment.get('figure', '?')} (paper) — {name}")
     return fig
 
