@@ -12,6 +12,8 @@ rule finetune:
         "logs/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.log",
     benchmark:
         "benchmarks/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.tsv"
+    # Larger data first (see pretrain_layer): the long jobs must not start last.
+    priority: lambda wc: round(100 * float(wc.size))
     conda:
         "../../envs/adamix.yaml"
     threads: config["threads"]

@@ -12,6 +12,8 @@ rule pretrain_layer:
         "logs/pretrain/{size}/seed{seed}/layer{layer}.log",
     benchmark:
         "benchmarks/pretrain/{size}/seed{seed}/layer{layer}.tsv"
+    # Larger data first: the 1.0 chain (4 layers, then its fine-tuning) is the longest path.
+    priority: lambda wc: round(100 * float(wc.size))
     conda:
         "../../envs/adamix.yaml"
     threads: config["threads"]
