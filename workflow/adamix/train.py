@@ -8,6 +8,7 @@ pre-trained network before any update.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
@@ -46,8 +47,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@functools.cache
 def device_name(device: torch.device | str) -> str:
-    """The GPU's or the CPU's model name, e.g. "NVIDIA H200" or "AMD EPYC 7B13"."""
+    """The GPU's or the CPU's model name, e.g. "NVIDIA H200" or "AMD EPYC 7B13" (looked up
+    once per process: every metrics row records it)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

@@ -115,11 +115,14 @@ def pretrain_errors():
 
 
 def doc_figures():
-    """The figures docs/reproduction.md shows, copied into docs/figures/."""
-    names = [*config["experiments"]]
-    if "exp1" in config["experiments"]:
-        names.append("exp1_walltime")
-    return [f"docs/figures/{name}.png" for name in names]
+    """The PNG figures of every experiment, as docs/reproduction.md shows them (copies in
+    docs/figures/)."""
+    return [
+        path.replace("results/figures/", "docs/figures/")
+        for name in config["experiments"]
+        for path in experiment_outputs(name)
+        if path.startswith("results/figures/") and path.endswith(".png")
+    ]
 
 
 def all_targets():

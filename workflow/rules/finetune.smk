@@ -27,7 +27,7 @@ rule finetune:
         # killed: a rerun resumes from the last finished epoch.
         state="results/resume/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
         device=config["device"],
-        resume_every_s=config.get("resume_every_s", 30),
+        resume_every_s=config["resume_every_s"],
     script:
         "../scripts/finetune.py"
 
