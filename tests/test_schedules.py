@@ -7,11 +7,12 @@ are the formulas of PAPER.md written out, step by step, in plain Python arithmet
 
 import io
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from adamix import schedules
 from adamix.schedules import RULES, build_optimizer
 
 sqrt = math.sqrt
@@ -321,29 +322,44 @@ def test_split_run_is_bit_identical(weight_rule, bias_rule, kw):
     assert [g["step"] for g in fresh.param_groups] == [8, 8]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(("weight_rule", "bias_rule", "kw"), PAIRS)
-def test_order_of_work_does_not_change_a_bit(monkeypatch, weight_rule, bias_rule, kw):
-    # On a CPU a rule makes all its passes over one large parameter before the next, and
-    # takes the small ones together; each element's arithmetic is the same in any order.
+def test_fused_kernels_match_foreach_bit_for_bit(weight_rule, bias_rule, kw, dtype):
+    # The CPU kernels of adamix.fused and the foreach ops make the same float operations in
+    # the same order, so they agree to the last bit, state and rates included, and a run
+    # may switch between them (a resume state saved on a GPU continues on a CPU).
     gen = torch.Generator().manual_seed(0)
-    shapes = [(5, 4), (4,), (3, 5), (3,), (2, 3), (2,)]
-    init = [torch.randn(s, generator=gen) for s in shapes]
-    grads = [[10 * torch.randn(s, generator=gen) for s in shapes] for _ in range(6)]
+    shapes = [(50, 40), (40,), (3, 5), (3,), (2, 3), (2,)]
+    init = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+    grads = [[10 * torch.randn(s, generator=gen, dtype=dtype) for s in shapes] for _ in range(6)]
     results = []
-    for large in (1, 6, 10**9):  # each alone, mixed, all together
-        monkeypatch.setattr(schedules, "_LARGE", large)
+    for fused in (False, True, [False, True]):  # foreach, fused, and alternating
         params = [v.clone().requires_grad_() for v in init]
         opt = build_optimizer(
             params[0::2], params[1::2], weight_rule, bias_rule, lr=0.01, total_steps=8, **kw
         )
         for t in range(6):
+            for group in opt.param_groups:
+                group["fused"] = fused[t % 2] if isinstance(fused, list) else fused
             for p, g in zip(params, grads[t], strict=True):
                 p.grad = g.clone()
             opt.step()
-        results.append(([p.detach() for p in params], opt.rate_stats()))
-    for params, stats in results[1:]:
-        assert all(torch.equal(a, b) for a, b in zip(results[0][0], params, strict=True))
+        state = [v for p in params for v in opt.state[p].values()]
+        results.append(([p.detach() for p in params] + state, opt.rate_stats()))
+    for tensors, stats in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0][0], tensors, strict=True))
         assert stats == results[0][1]
+
+
+def test_fused_true_refuses_what_the_kernels_cannot_take():
+    w = torch.zeros(4, 3, requires_grad=True)
+    opt = build_optimizer([w], [], "AdaMix", "None", lr=LR, total_steps=R, fused=True)
+    w.grad = torch.ones(3, 4).t()  # not contiguous
+    with pytest.raises(RuntimeError, match="fused=True, but the kernels take contiguous"):
+        opt.step()
+    w.grad = torch.ones(4, 3)
+    opt.step()  # contiguous: fine
+    assert w[0, 0].item() == pytest.approx(-LR / sqrt(2))
 
 
 # --- rate_stats ----------------------------------------------------------------------
@@ -400,6 +416,7 @@ def test_rate_stats_before_any_step():
         ({"t_unit": "epoch"}, "steps_per_epoch"),
         ({"t_unit": "epoch", "steps_per_epoch": 0}, "steps_per_epoch"),
         ({"t_unit": "epoch", "steps_per_epoch": 5}, "steps_per_epoch"),  # > total_steps
+        ({"fused": "yes"}, "fused"),
     ],
 )
 def test_invalid_arguments(kw, name):
@@ -434,3 +451,18 @@ def test_float32_matches_float64(rule, device):
         assert w.dtype == dtype and w.device.type == device
         result[dtype] = w.detach().cpu().double()
     torch.testing.assert_close(result[torch.float32], result[torch.float64], rtol=1e-5, atol=1e-6)
+
+
+def test_fused_step_keeps_torchs_thread_count():
+    # numba's OpenMP pool may share torch's libgomp; starting it must not change the
+    # thread count a Snakemake job gave torch. A fresh process: the pool starts once.
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from adamix.schedules import build_optimizer\n"
+        "w = torch.zeros(1000, requires_grad=True)\n"
+        "opt = build_optimizer([w], [], 'AdaMix', 'None', lr=0.1, total_steps=2, fused=True)\n"
+        "w.grad = torch.ones(1000); opt.step()\n"
+        "print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"

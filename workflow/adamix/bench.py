@@ -12,6 +12,8 @@ is started on, so the ratios compare like with like:
   training loop (``adamix.train.train_epoch``) for Cons+Cons, AdaMix+Power,
   AdaGrad+AdaGrad and AdaDec+AdaDec, and of the "peer": a plain PyTorch loop,
   ``torch.optim.SGD`` on the same ``nn.Sequential``, same summed loss, data and batches.
+  On a CPU each adaptive pair runs twice: on its fused kernels (``adamix.fused``, what
+  the pipeline uses) and, marked "(foreach)", on the torch foreach ops they replaced.
   Per rule pair: ``seconds_per_epoch``, achieved GFLOP/s (forward and backward matmul
   FLOPs), ``roofline_ratio_finetune`` (that / ``matmul_gflops``), ``peer_ratio`` (peer
   seconds / ours) and ``overhead_pct`` (over Cons+Cons).
@@ -50,7 +52,7 @@ from torch import nn
 from adamix.autoencoder import unroll, weights_and_biases
 from adamix.metrics import reconstruction_error
 from adamix.rbm import init_rbm, train_rbm
-from adamix.schedules import build_optimizer
+from adamix.schedules import ADAPTIVE_RULES, build_optimizer
 from adamix.train import _save_state, device_name, train_epoch
 
 ENCODER = (784, 1000, 500, 250, 30)
@@ -75,6 +77,7 @@ STEP_PAIRS = [
     ("AdaMix", "AdaMix"),
 ]
 PEER = "peer (torch.optim.SGD)"
+FOREACH = "(foreach)"  # the adaptive rules as torch foreach ops instead of fused CPU kernels
 GRAPHED = "Cons+Cons, CUDA graph"
 
 
@@ -247,6 +250,17 @@ def cuda_graph_epoch(model: nn.Module, optimizer, train_x: torch.Tensor, gen) ->
     return epoch
 
 
+def paths(device: str, weight_rule: str, bias_rule: str) -> list[tuple[str, bool | None]]:
+    """(name, fused) of the candidates of a rule pair: the pipeline's own path and, where
+    that is the fused CPU kernels (adaptive rules on a CPU), the foreach ops they replaced,
+    as a before-and-after in one run."""
+    pair = f"{weight_rule}+{bias_rule}"
+    adaptive = {weight_rule, bias_rule} & set(ADAPTIVE_RULES)
+    if device == "cpu" and adaptive:
+        return [(pair, None), (f"{pair} {FOREACH}", False)]
+    return [(pair, None)]
+
+
 def bench_finetune(args: argparse.Namespace, report: dict) -> dict:
     """One fine-tuning epoch of the real loop per rule pair, and of the plain peer loop."""
     device, sync = args.device, synchronizer(args.device)
@@ -262,12 +276,14 @@ def bench_finetune(args: argparse.Namespace, report: dict) -> dict:
     model = copy.deepcopy(base)
     candidates = {PEER: epoch_of(peer_epoch, model, torch.optim.SGD(model.parameters(), lr=LR))}
     for weight_rule, bias_rule in FINETUNE_PAIRS:
-        model = copy.deepcopy(base)
-        weights, biases = weights_and_biases(model)
-        optimizer = build_optimizer(
-            weights, biases, weight_rule, bias_rule, lr=LR, total_steps=EPOCHS * steps
-        )
-        candidates[f"{weight_rule}+{bias_rule}"] = epoch_of(our_epoch, model, optimizer)
+        for name, fused in paths(device, weight_rule, bias_rule):
+            model = copy.deepcopy(base)
+            weights, biases = weights_and_biases(model)
+            optimizer = build_optimizer(
+                weights, biases, weight_rule, bias_rule, lr=LR, total_steps=EPOCHS * steps,
+                fused=fused,
+            )  # fmt: skip
+            candidates[name] = epoch_of(our_epoch, model, optimizer)
     if device.startswith("cuda"):
         model = copy.deepcopy(base)
         optimizer = build_optimizer(
@@ -298,12 +314,12 @@ def bench_finetune(args: argparse.Namespace, report: dict) -> dict:
         f"matmuls, {_where(args)}; median of {rounds} rounds"
     )
     print(
-        f"  {'loop':<24}{'s/epoch':>9}{'GFLOP/s':>9}{'/ matmul':>10}{'peer/ours':>11}"
+        f"  {'loop':<28}{'s/epoch':>9}{'GFLOP/s':>9}{'/ matmul':>10}{'peer/ours':>11}"
         f"{'vs Cons %':>11}"
     )
     for name, s in seconds.items():
         print(
-            f"  {name:<24}{s:9.3f}{gflops[name]:9.1f}{_fmt(roofline.get(name)):>10}"
+            f"  {name:<28}{s:9.3f}{gflops[name]:9.1f}{_fmt(roofline.get(name)):>10}"
             f"{_fmt(peer_ratio.get(name)):>11}{_fmt(overhead.get(name), '.1f'):>11}"
         )
     return {
@@ -426,16 +442,18 @@ def bench_schedules(args: argparse.Namespace, report: dict) -> dict:
     # alphas, some already at their floor) and the gradients are those of training.
     candidates: dict[str, Callable[[], None]] = {}
     for weight_rule, bias_rule in STEP_PAIRS:
-        net = autoencoder(device)
-        weights, biases = weights_and_biases(net)
-        opt = build_optimizer(
-            weights, biases, weight_rule, bias_rule, lr=LR, total_steps=10 * warm_steps
-        )
-        for i in range(warm_steps):
-            forward_backward(net, batches[i % len(batches)])
-            opt.step()
-        forward_backward(net, batches[0])  # the gradient every timed step() reuses
-        candidates[f"{weight_rule}+{bias_rule}"] = opt.step
+        for name, fused in paths(device, weight_rule, bias_rule):
+            net = autoencoder(device)
+            weights, biases = weights_and_biases(net)
+            opt = build_optimizer(
+                weights, biases, weight_rule, bias_rule, lr=LR, total_steps=10 * warm_steps,
+                fused=fused,
+            )  # fmt: skip
+            for i in range(warm_steps):
+                forward_backward(net, batches[i % len(batches)])
+                opt.step()
+            forward_backward(net, batches[0])  # the gradient every timed step() reuses
+            candidates[name] = opt.step
     net, x = autoencoder(device), batches[0]
     candidates["fwd+bwd"] = lambda: forward_backward(net, x)
 
@@ -450,9 +468,9 @@ def bench_schedules(args: argparse.Namespace, report: dict) -> dict:
         f"batch {BATCH}, {_where(args)}; median of {rounds} rounds x {calls} calls"
     )
     print(f"  fwd+bwd  {fwdbwd * 1e3:8.3f} ms")
-    print(f"  {'rule pair':<16}{'step() ms':>10}{'step/fwdbwd %':>15}{'overhead vs Cons %':>20}")
+    print(f"  {'rule pair':<26}{'step() ms':>10}{'step/fwdbwd %':>15}{'overhead vs Cons %':>20}")
     for pair, s in seconds.items():
-        print(f"  {pair:<16}{s * 1e3:10.3f}{100 * s / fwdbwd:15.1f}{overhead[pair]:20.1f}")
+        print(f"  {pair:<26}{s * 1e3:10.3f}{100 * s / fwdbwd:15.1f}{overhead[pair]:20.1f}")
     return {
         "fwdbwd_s": fwdbwd,
         "step_s": seconds,

@@ -30,18 +30,21 @@ arguments, defaults first:
 - ``g_scale`` (ambiguity 5): s scales g inside the adaptive denominators only ("sum" is
   s = 1, "mean" is s = 1 / batch size); the update always uses the raw gradient.
 
-The adaptive math runs on ``torch._foreach_*`` multi-tensor ops, in place, so that a step
-allocates nothing and never synchronises with the device. A step is memory-bound: every
-pass streams the parameters, gradients or state through memory, so each rule makes as few
-passes as its formula allows, and on a CPU it makes them one large parameter at a time,
-while that parameter is in cache (``_parts``).
+A step allocates nothing and never synchronises with the device. It is memory-bound, so
+the adaptive math runs, like torch's own optimizers, on one of two paths (``fused``): on
+the CPU, loops compiled by numba (``adamix.fused``) that read and write every element
+once; elsewhere (a GPU) ``torch._foreach_*`` multi-tensor ops, in place, each rule making
+as few passes as its formula allows. Both compute the same float operations in the same
+order (tests/test_schedules.py compares them bit for bit).
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
@@ -73,6 +76,7 @@ def build_optimizer(
     g_scale: float = 1.0,
     t_unit: str = "step",
     steps_per_epoch: int | None = None,
+    fused: bool | None = None,
 ) -> ScheduledSGD:
     """The optimizer for a ``weight_rule+bias_rule`` run: group "weight" and group "bias"."""
     for arg, rule in (("weight_rule", weight_rule), ("bias_rule", bias_rule)):
@@ -94,6 +98,7 @@ def build_optimizer(
         g_scale=g_scale,
         t_unit=t_unit,
         steps_per_epoch=steps_per_epoch,
+        fused=fused,
     )
 
 
@@ -148,6 +153,8 @@ def _check_hyperparameters(group: dict) -> None:
         raise bad("g_scale", "a number > 0")
     if group["t_unit"] not in T_UNITS:
         raise bad("t_unit", f"one of {T_UNITS}")
+    if group["fused"] not in (None, True, False):
+        raise bad("fused", "None, True or False")
     if group["t_unit"] == "epoch":
         spe = group["steps_per_epoch"]
         if not is_int(spe) or spe < 1:
@@ -175,10 +182,13 @@ class ScheduledSGD(Optimizer):
     Each group carries its ``rule`` (one of ``RULES``) and a ``step`` counter: the number
     of ``step()`` calls so far, which is the t of the formulas and is saved by
     ``state_dict()`` with the other group settings. Adaptive rules keep per-parameter
-    state, created the first time the parameter has a gradient: the element-wise factor
-    of the rate, "inv_root" (AdaGrad, AdaDec) or "alpha" (AdaMix), and what the next
-    factor needs: "sum" (AdaGrad), "prev_grad" (AdaDec "paper") or "G" (AdaDec
-    "decaying"). A parameter whose ``grad`` is None is skipped and its state stays.
+    state, created the first time the parameter has a gradient: "sum" (AdaGrad), "G"
+    (AdaDec "decaying"), "prev_grad" and "inv_root" (AdaDec "paper") or "alpha" (AdaMix);
+    see ``_factor``. A parameter whose ``grad`` is None is skipped and its state stays.
+
+    ``fused`` picks the adaptive rules' path, as in torch's optimizers: None takes the
+    fused CPU kernels where the tensors allow it (CPU, contiguous, float32 or float64,
+    numba importable), False always takes the foreach ops, True requires the kernels.
     """
 
     def __init__(
@@ -195,6 +205,7 @@ class ScheduledSGD(Optimizer):
         g_scale: float = 1.0,
         t_unit: str = "step",
         steps_per_epoch: int | None = None,
+        fused: bool | None = None,
     ):
         defaults = dict(
             rule=rule,
@@ -208,11 +219,13 @@ class ScheduledSGD(Optimizer):
             g_scale=g_scale,
             t_unit=t_unit,
             steps_per_epoch=steps_per_epoch,
+            fused=fused,
         )
         _check_hyperparameters(defaults)
         _as_python_numbers(defaults)
         defaults["step"] = 0
         self._scratch: dict[Tensor, Tensor] = {}
+        self._views: dict[Tensor, tuple[int, np.ndarray]] = {}
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -222,7 +235,11 @@ class ScheduledSGD(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        self._scratch = {}  # not part of the state: rebuilt on the next step
+        self._scratch, self._views = {}, {}  # not part of the state: rebuilt when needed
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._views = {}  # the state tensors are new ones
 
     def _collect(self, group: dict) -> tuple[list[Tensor], list[Tensor], list[dict]]:
         """The group's parameters that have a gradient, their gradients and (adaptive
@@ -244,8 +261,8 @@ class ScheduledSGD(Optimizer):
         return params, grads, states
 
     def _scratch_like(self, params: list[Tensor]) -> list[Tensor]:
-        """One reusable work tensor per parameter (AdaMix): allocating them anew every step
-        costs more than the arithmetic on CPUs (fresh pages fault in)."""
+        """One reusable work tensor per parameter (the foreach path): allocating them anew
+        every step costs more than the arithmetic on CPUs (fresh pages fault in)."""
         bufs = []
         for p in params:
             buf = self._scratch.get(p)
@@ -253,6 +270,36 @@ class ScheduledSGD(Optimizer):
                 buf = self._scratch[p] = torch.empty_like(p)
             bufs.append(buf)
         return bufs
+
+    def _fused_views(
+        self, group: dict, params: list[Tensor], grads: list[Tensor], states: list[dict]
+    ) -> list[list[np.ndarray]] | None:
+        """Per parameter, flat numpy views [p, g, *state] for the fused CPU kernels, or None
+        where this step takes the foreach path (``fused``). The views of parameters and
+        state are made once and reused while the tensor keeps its memory (a gradient is
+        new every step): a step then spends ~10 us per parameter outside the kernels."""
+        fused = group.get("fused")
+        kernels = None if fused is False else _fused_kernels()
+        if kernels is None and not fused:
+            return None
+        try:
+            if kernels is None:
+                raise ValueError("numba is not installed")
+            keys = _STATE_KEYS[group["rule"], group["adadec"]]
+            return [
+                [self._view(p), kernels.flat(g), *(self._view(st[key]) for key in keys)]
+                for p, g, st in zip(params, grads, states, strict=True)
+            ]
+        except ValueError as error:
+            if fused:
+                raise RuntimeError(f"fused=True, but {error}") from None
+            return None
+
+    def _view(self, t: Tensor) -> np.ndarray:
+        cached = self._views.get(t)
+        if cached is None or cached[0] != t.data_ptr():
+            cached = self._views[t] = (t.data_ptr(), _fused_kernels().flat(t))
+        return cached[1]
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -274,9 +321,10 @@ class ScheduledSGD(Optimizer):
                 t, R = _schedule_time(group, step)
                 rate = scalar_rate(rule, group["lr"], t, R, group["q"])
                 torch._foreach_add_(params, grads, alpha=-rate)
+            elif (views := self._fused_views(group, params, grads, states)) is not None:
+                _fused_step(group, step, views)
             else:
-                scratch = self._scratch_like(params) if rule == "AdaMix" else None
-                _adaptive_step(group, step, params, grads, states, scratch)
+                _adaptive_step(group, step, params, grads, states, self._scratch_like(params))
         return loss
 
     @torch.no_grad()
@@ -303,13 +351,13 @@ class ScheduledSGD(Optimizer):
             rate = scalar_rate(rule, group["lr"], t, R, group["q"])
             return rate, rate, rate
         # rate = c * factor, c >= 0, so the statistics of the factor scale by c
-        c, key = _rate_scale(group, step), _FACTOR_KEY[rule]
+        c = _rate_scale(group, step)
         no_state = group["lr"] if rule == "AdaMix" else group["K"] ** -0.5  # t = -1
         total, n, lo, hi = 0.0, 0, float("inf"), float("-inf")
         for p in group["params"]:
             state = self.state.get(p)
             if state:
-                factor = state[key]
+                factor = _factor(group, state)
                 total += factor.sum(dtype=torch.float64).item()
                 lo, hi = min(lo, factor.min().item()), max(hi, factor.max().item())
             else:
@@ -322,14 +370,16 @@ class ScheduledSGD(Optimizer):
 
 
 # --- the adaptive rules ----------------------------------------------------------------
-# Each keeps, per element, a factor with rate = c(t) * factor:
-#   AdaGrad  c = eta0   factor "inv_root" = 1 / sqrt(K + sum (s g)^2)   eq. 12
-#   AdaDec   c = p(t)   factor "inv_root" = 1 / sqrt(K + G(t))          eq. 13-15
-#   AdaMix   c = 1      factor "alpha"    = alpha(t)                     eq. 16
+# Each has, per element, a factor with rate = c(t) * factor, and state it is made from:
+#   AdaGrad  c = eta0   factor 1 / sqrt(sum), sum = K + sum_t' (s g)^2   state "sum"   eq. 12
+#   AdaDec   c = p(t)   factor 1 / sqrt(K + G(t))                         eq. 13-15
+#              "paper":    G(t) = xi (s g(t-1))^2 + (s g(t))^2   state "prev_grad", "inv_root"
+#              "decaying": G(t) = xi G(t-1) + (s g(t))^2         state "G"
+#   AdaMix   c = 1      factor alpha(t)                           state "alpha"     eq. 16
 # A step folds g(t) into the state, which updates the factor, and moves theta by
-# c * factor * g: "current" folds first, "lagged" moves first.
-
-_FACTOR_KEY = {"AdaGrad": "inv_root", "AdaDec": "inv_root", "AdaMix": "alpha"}
+# c * factor * g: "current" folds first, "lagged" moves first. The factor is kept only
+# where the state cannot give it back (AdaMix's alpha, AdaDec "paper", which forgets
+# g(t-1)); every tensor kept is one more pass over memory per step.
 
 
 def _rate_scale(group: dict, step: int) -> float:
@@ -340,8 +390,22 @@ def _rate_scale(group: dict, step: int) -> float:
     return group["lr"] if group["rule"] == "AdaGrad" else 1.0
 
 
+def _factor(group: dict, state: dict, out: Tensor | None = None) -> Tensor:
+    """The element-wise factor of the rate that the state gives: kept, or computed (into
+    ``out`` if given) with the float operations of the step."""
+    rule = group["rule"]
+    if rule == "AdaMix":
+        return state["alpha"]
+    if rule == "AdaGrad":
+        return torch.rsqrt(state["sum"], out=out)
+    if group["adadec"] == "paper":
+        return state["inv_root"]
+    return torch.rsqrt(torch.add(state["G"], group["K"], out=out), out=out)
+
+
 def _init_state(state: dict, p: Tensor, group: dict) -> None:
-    """Per-parameter state before the first gradient (t = -1)."""
+    """Per-parameter state before the first gradient (t = -1); the factor of no gradient
+    is 1 / sqrt(K), and eta0 for AdaMix."""
     rule, K = group["rule"], group["K"]
 
     def full(value: float) -> Tensor:
@@ -349,12 +413,11 @@ def _init_state(state: dict, p: Tensor, group: dict) -> None:
 
     if rule == "AdaMix":
         state["alpha"] = full(group["lr"])  # alpha(-1) = eta0
-        return
-    state["inv_root"] = full(K**-0.5)  # no gradient yet: 1 / sqrt(K)
-    if rule == "AdaGrad":
+    elif rule == "AdaGrad":
         state["sum"] = full(K)  # K + the running sum; K acts as Adagrad's initial sum
     elif group["adadec"] == "paper":
         state["prev_grad"] = full(0.0)  # g(-1) = 0
+        state["inv_root"] = full(K**-0.5)
     else:
         state["G"] = full(0.0)  # G(-1) = 0
 
@@ -365,80 +428,42 @@ def _adaptive_step(
     params: list[Tensor],
     grads: list[Tensor],
     states: list[dict],
-    scratch: list[Tensor] | None,
+    scratch: list[Tensor],
 ) -> None:
-    """One step of AdaGrad, AdaDec or AdaMix: theta -= c(t) * factor * g, and the fold."""
+    """One step of AdaGrad, AdaDec or AdaMix with foreach ops (any device): theta -=
+    c(t) * factor * g, and the fold; ``scratch`` holds computed factors."""
     rule, lagged = group["rule"], group["timing"] == "lagged"
     K, xi, s2 = group["K"], group["xi"], group["g_scale"] ** 2
     c = _rate_scale(group, step)
-    floor = _alpha_floor([st["alpha"] for st in states]) if rule == "AdaMix" else 0.0
-    for part in _parts(params):
-        p, g, st = [params[i] for i in part], [grads[i] for i in part], [states[i] for i in part]
-        factors = [s[_FACTOR_KEY[rule]] for s in st]
-        if lagged:  # the rate built from g(0 .. t-1)
-            torch._foreach_addcmul_(p, g, factors, value=-c)
-        if rule == "AdaGrad":
-            _fold_adagrad([s["sum"] for s in st], factors, g, s2)
-        elif rule == "AdaMix":
-            _fold_adamix(factors, g, [scratch[i] for i in part], K, s2, floor)
-        elif group["adadec"] == "paper":
-            _fold_adadec_paper([s["prev_grad"] for s in st], factors, g, K, xi, s2)
-        else:
-            _fold_adadec_decaying([s["G"] for s in st], factors, g, K, xi, s2)
-        if not lagged:  # the rate built from g(0 .. t)
-            torch._foreach_addcmul_(p, g, factors, value=-c)
+
+    def factors() -> list[Tensor]:
+        return [_factor(group, st, out=buf) for st, buf in zip(states, scratch, strict=True)]
+
+    if lagged:  # the rate built from g(0 .. t-1)
+        torch._foreach_addcmul_(params, grads, factors(), value=-c)
+    if rule == "AdaGrad":
+        torch._foreach_addcmul_([st["sum"] for st in states], grads, grads, value=s2)
+    elif rule == "AdaMix":
+        alphas = [st["alpha"] for st in states]
+        _fold_adamix(alphas, grads, scratch, K, s2, _alpha_floor(alphas))
+    elif group["adadec"] == "paper":
+        _fold_adadec_paper(states, grads, K, xi, s2)
+    else:
+        Gs = [st["G"] for st in states]
+        torch._foreach_mul_(Gs, xi)
+        torch._foreach_addcmul_(Gs, grads, grads, value=s2)
+    if not lagged:  # the rate built from g(0 .. t)
+        torch._foreach_addcmul_(params, grads, factors(), value=-c)
 
 
-def _parts(params: list[Tensor]) -> list[list[int]]:
-    """The order of work, as groups of parameter indices. Each pass of a rule streams its
-    tensors through memory; on a CPU all passes over one large parameter run before the
-    next, while its tensors are in cache (a largest weight and its state are ~12 MB, the
-    whole net's ~45 MB), and the small ones go together to save calls. On a GPU one
-    multi-tensor kernel per pass takes every parameter: fewer launches."""
-    if params[0].device.type != "cpu":
-        return [list(range(len(params)))]
-    large = [[i] for i, p in enumerate(params) if p.numel() >= _LARGE]
-    small = [i for i, p in enumerate(params) if p.numel() < _LARGE]
-    return large + ([small] if small else [])
-
-
-_LARGE = 1 << 16  # elements: 256 KB of float32, a quarter of a typical L2 cache
-
-
-def _fold_adagrad(
-    sums: list[Tensor], inv_roots: list[Tensor], grads: list[Tensor], s2: float
-) -> None:
-    """eq. 12: sum += (s g(t))^2, inv_root = 1 / sqrt(sum); sum started at K."""
-    torch._foreach_addcmul_(sums, grads, grads, value=s2)
-    for inv_root, total in zip(inv_roots, sums, strict=True):
-        torch.rsqrt(total, out=inv_root)  # one pass; the same bits as copy then pow(-0.5)
-
-
-def _fold_adadec_paper(
-    prev_grads: list[Tensor],
-    inv_roots: list[Tensor],
-    grads: list[Tensor],
-    K: float,
-    xi: float,
-    s2: float,
-) -> None:
+def _fold_adadec_paper(states: list[dict], grads: list[Tensor], K: float, xi: float, s2: float):
     """eq. 14, two terms: inv_root = 1 / sqrt(K + xi (s g(t-1))^2 + (s g(t))^2); keep g(t)."""
+    inv_roots, prev_grads = [st["inv_root"] for st in states], [st["prev_grad"] for st in states]
     for inv_root, prev in zip(inv_roots, prev_grads, strict=True):
         torch.addcmul(_scalar_like(inv_root, K), prev, prev, value=xi * s2, out=inv_root)
     torch._foreach_addcmul_(inv_roots, grads, grads, value=s2)
     torch._foreach_rsqrt_(inv_roots)
     torch._foreach_copy_(prev_grads, grads)
-
-
-def _fold_adadec_decaying(
-    Gs: list[Tensor], inv_roots: list[Tensor], grads: list[Tensor], K: float, xi: float, s2: float
-) -> None:
-    """Senior et al.: G(t) = xi G(t-1) + (s g(t))^2, inv_root = 1 / sqrt(K + G(t))."""
-    torch._foreach_mul_(Gs, xi)
-    torch._foreach_addcmul_(Gs, grads, grads, value=s2)
-    for inv_root, G in zip(inv_roots, Gs, strict=True):
-        torch.add(G, K, out=inv_root)
-    torch._foreach_rsqrt_(inv_roots)
 
 
 def _fold_adamix(
@@ -467,9 +492,55 @@ def _fold_adamix(
     torch._foreach_clamp_min_(alphas, floor)
 
 
+_STATE_KEYS = {  # the state a fused kernel takes, in its order
+    ("AdaGrad", "paper"): ("sum",),
+    ("AdaGrad", "decaying"): ("sum",),
+    ("AdaMix", "paper"): ("alpha",),
+    ("AdaMix", "decaying"): ("alpha",),
+    ("AdaDec", "paper"): ("prev_grad", "inv_root"),
+    ("AdaDec", "decaying"): ("G",),
+}
+
+
+def _fused_step(group: dict, step: int, views: list[list[np.ndarray]]) -> None:
+    """``_adaptive_step`` as one compiled loop per parameter (adamix.fused)."""
+    kernels = _fused_kernels()
+    kernels.match_threads()
+    rule, lagged = group["rule"], group["timing"] == "lagged"
+    K, xi, s2, c = group["K"], group["xi"], group["g_scale"] ** 2, _rate_scale(group, step)
+    for P, G, *state in views:
+        x = P.dtype.type  # scalars in the tensors' dtype, as torch's ops round them
+        if rule == "AdaGrad":
+            kernels.adagrad(P, G, *state, x(-c), x(s2), x(1), lagged)
+        elif rule == "AdaMix":
+            floor = x(_alpha_floor_of(P.dtype))
+            kernels.adamix(P, G, *state, x(K), x(s2), floor, x(1), lagged)
+        elif group["adadec"] == "paper":
+            kernels.adadec_paper(P, G, *state, x(-c), x(K), x(xi * s2), x(s2), x(1), lagged)
+        else:
+            kernels.adadec_decaying(P, G, *state, x(-c), x(K), x(xi), x(s2), x(1), lagged)
+
+
+@functools.cache
+def _fused_kernels():
+    """The adamix.fused module, imported on first use (numba takes ~0.3 s to import);
+    None where numba is not installed."""
+    try:
+        from adamix import fused
+    except ImportError:
+        return None
+    return fused
+
+
 def _alpha_floor(alphas: list[Tensor]) -> float:
     """Smallest normal float / machine epsilon, the largest over the dtypes present."""
-    return max(torch.finfo(d).tiny / torch.finfo(d).eps for d in {a.dtype for a in alphas})
+    return max(_alpha_floor_of(d) for d in {a.dtype for a in alphas})
+
+
+@functools.cache
+def _alpha_floor_of(dtype) -> float:
+    info = np.finfo(dtype) if isinstance(dtype, np.dtype) else torch.finfo(dtype)
+    return float(info.tiny) / float(info.eps)
 
 
 def _scalar_like(t: Tensor, value: float) -> Tensor:
