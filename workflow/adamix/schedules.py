@@ -279,7 +279,9 @@ class ScheduledSGD(Optimizer):
         state are made once and reused while the tensor keeps its memory (a gradient is
         new every step): a step then spends ~10 us per parameter outside the kernels."""
         fused = group.get("fused")
-        kernels = None if fused is False else _fused_kernels()
+        if fused is False or (fused is None and not params[0].is_cpu):
+            return None  # the kernels are CPU loops
+        kernels = _fused_kernels()
         if kernels is None and not fused:
             return None
         try:
