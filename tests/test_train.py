@@ -34,7 +34,7 @@ def tiny_model(seed=0):
     return unroll(rbms)
 
 
-def run(tmp_path, save_every_s=None, **overrides):
+def run(tmp_path, save_every_s=None, log=None, **overrides):
     patterns = torch.rand(4, 16, generator=torch.Generator().manual_seed(1))
     data = patterns.repeat(10, 1)  # four images to learn, in train and test alike
     return finetune(
@@ -47,7 +47,7 @@ def run(tmp_path, save_every_s=None, **overrides):
         seed=0,
         keys={"reading": "default"},
         state_path=tmp_path / "state.pt",
-        log=lambda _: None,
+        log=log or (lambda _: None),
         **({} if save_every_s is None else {"save_every_s": save_every_s}),
     )
 
@@ -83,6 +83,18 @@ def test_state_of_other_settings_is_not_resumed(tmp_path):
     again = run(tmp_path, lr=0.002)  # the saved state belongs to lr=0.001: start afresh
     assert [r["epoch"] for r in again] == [0, 1, 2, 3]
     assert again[1]["test_rer_sse"] != full[1]["test_rer_sse"]
+
+
+def test_state_of_an_older_form_is_not_resumed(tmp_path):
+    full = run(tmp_path)
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    del state["format"]  # as written before RESUME_FORMAT: another form of optimizer state
+    torch.save(state, tmp_path / "state.pt")
+    messages = []
+    again = run(tmp_path, log=messages.append)
+    assert messages[0].startswith("ignoring resume state")
+    assert "other settings or code" in messages[0]
+    assert [r["test_rer_sse"] for r in again] == [r["test_rer_sse"] for r in full]  # started over
 
 
 def test_resume_state_is_saved_at_most_every_save_every_s(tmp_path):

@@ -38,6 +38,10 @@ SETTINGS = (
     "g_scale",
 )
 
+# The form of a resume state; a state of another form is ignored (the job starts over).
+# 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.fused).
+RESUME_FORMAT = 2
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -107,7 +111,7 @@ def finetune(
     if s["loss"] not in _LOSSES:
         raise ValueError(f"invalid loss: {s['loss']!r}, expected one of {tuple(_LOSSES)}")
     generator = torch.Generator().manual_seed(seed)
-    identity = {"keys": keys, "settings": s}
+    identity = {"keys": keys, "settings": s, "format": RESUME_FORMAT}
     rows = _resume(state_path, identity, model, optimizer, generator, log)
     if not rows:
         rows = [_row(keys, 0, 0, model, train_x, test_x, optimizer, None, 0.0, 0.0, False)]
@@ -247,8 +251,8 @@ def _resume(path, identity, model, optimizer, generator, log) -> list[dict]:
     if not path.exists():
         return []
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if state["keys"] != identity["keys"] or state["settings"] != identity["settings"]:
-        log(f"ignoring resume state {path}: it belongs to other settings")
+    if any(state.get(key) != value for key, value in identity.items()):
+        log(f"ignoring resume state {path}: it belongs to other settings or code")
         return []
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
