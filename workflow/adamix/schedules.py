@@ -282,8 +282,6 @@ class ScheduledSGD(Optimizer):
         if fused is False or (fused is None and not params[0].is_cpu):
             return None  # the kernels are CPU loops
         kernels = _fused_kernels()
-        if kernels is None and not fused:
-            return None
         try:
             if kernels is None:
                 raise ValueError("numba is not installed")
@@ -324,7 +322,7 @@ class ScheduledSGD(Optimizer):
                 rate = scalar_rate(rule, group["lr"], t, R, group["q"])
                 torch._foreach_add_(params, grads, alpha=-rate)
             elif (views := self._fused_views(group, params, grads, states)) is not None:
-                _fused_step(group, step, views)
+                _fused_step(group, step, params, views)
             else:
                 _adaptive_step(group, step, params, grads, states, self._scratch_like(params))
         return loss
@@ -504,18 +502,20 @@ _STATE_KEYS = {  # the state a fused kernel takes, in its order
 }
 
 
-def _fused_step(group: dict, step: int, views: list[list[np.ndarray]]) -> None:
+def _fused_step(
+    group: dict, step: int, params: list[Tensor], views: list[list[np.ndarray]]
+) -> None:
     """``_adaptive_step`` as one compiled loop per parameter (adamix.fused)."""
     kernels = _fused_kernels()
     kernels.match_threads()
     rule, lagged = group["rule"], group["timing"] == "lagged"
     K, xi, s2, c = group["K"], group["xi"], group["g_scale"] ** 2, _rate_scale(group, step)
-    for P, G, *state in views:
+    for p, (P, G, *state) in zip(params, views, strict=True):
         x = P.dtype.type  # scalars in the tensors' dtype, as torch's ops round them
         if rule == "AdaGrad":
             kernels.adagrad(P, G, *state, x(-c), x(s2), x(1), lagged)
         elif rule == "AdaMix":
-            floor = x(_alpha_floor_of(P.dtype))
+            floor = x(_alpha_floor_of(p.dtype))
             kernels.adamix(P, G, *state, x(K), x(s2), floor, x(1), lagged)
         elif group["adadec"] == "paper":
             kernels.adadec_paper(P, G, *state, x(-c), x(K), x(xi * s2), x(s2), x(1), lagged)
@@ -540,9 +540,8 @@ def _alpha_floor(alphas: list[Tensor]) -> float:
 
 
 @functools.cache
-def _alpha_floor_of(dtype) -> float:
-    info = np.finfo(dtype) if isinstance(dtype, np.dtype) else torch.finfo(dtype)
-    return float(info.tiny) / float(info.eps)
+def _alpha_floor_of(dtype: torch.dtype) -> float:
+    return torch.finfo(dtype).tiny / torch.finfo(dtype).eps
 
 
 def _scalar_like(t: Tensor, value: float) -> Tensor:
