@@ -49,8 +49,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from adamix.autoencoder import unroll, weights_and_biases
-from adamix.metrics import reconstruction_error
+from adamix.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.rbm import init_rbm, train_rbm
 from adamix.schedules import ADAPTIVE_RULES, build_optimizer
 from adamix.train import _save_state, device_name, train_epoch

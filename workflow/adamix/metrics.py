@@ -1,15 +1,19 @@
-"""Reconstruction error (RER, eq. 8-9) and the per-epoch metrics table of a fine-tuning job.
+"""The per-epoch metrics table of a fine-tuning job: its parquet schema, reading and checks.
 
-The paper's eq. 8-9 define RER as a per-pixel mean squared error, but the values it
-reports (8.37, 51.40, 3.56 ...) only fit Hinton & Salakhutdinov's convention: the
-per-image SUM of squared errors over the 784 pixels, averaged over images. Both are
-recorded: ``rer_sse`` (the paper's scale) and ``rer_mse`` (= rer_sse / pixels).
+No torch here: aggregation (tables, figures, the write-up) reads metrics without loading a
+deep-learning framework. RER is recorded on two scales (see
+``adamix.autoencoder.reconstruction_error``): ``rer_sse``, the per-image sum of squared
+errors over the pixels (the paper's scale), and ``rer_mse`` (= rer_sse / pixels).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
 import pyarrow as pa
-import torch
+import pyarrow.parquet as pq
 
 # One row per fine-tuning epoch (epoch 0 = before fine-tuning). Every job writes
 # exactly this schema, so aggregation is a plain concatenation.
@@ -49,11 +53,38 @@ FINETUNE_SCHEMA = pa.schema(
 )
 
 
-@torch.inference_mode()
-def reconstruction_error(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10000) -> float:
-    """RER on the paper's scale: squared error summed over pixels, averaged over images."""
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
-        total += (model(xb) - xb).square_().sum(dtype=torch.float64)
-    return total.item() / x.shape[0]
+def read_metrics(paths: Iterable[str | Path]) -> pa.Table:
+    """Concatenate per-job parquet files; each must have exactly FINETUNE_SCHEMA."""
+    tables = []
+    for path in paths:
+        table = pq.ParquetFile(path).read()
+        if not table.schema.equals(FINETUNE_SCHEMA):  # field metadata is not compared
+            raise ValueError(
+                f"{path}: not the schema of adamix.metrics.FINETUNE_SCHEMA "
+                f"({_schema_difference(table.schema)})"
+            )
+        tables.append(table)
+    return pa.concat_tables(tables) if tables else FINETUNE_SCHEMA.empty_table()
+
+
+def load_metrics(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """The per-epoch metrics of many jobs as one DataFrame (see read_metrics)."""
+    return read_metrics(paths).to_pandas()
+
+
+def _schema_difference(schema: pa.Schema) -> str:
+    expected = {f.name: f for f in FINETUNE_SCHEMA}
+    got = {f.name: f for f in schema}
+    parts = []
+    if missing := [name for name in expected if name not in got]:
+        parts.append(f"missing columns {missing}")
+    if extra := [name for name in got if name not in expected]:
+        parts.append(f"unexpected columns {extra}")
+    for name, field in expected.items():
+        if name in got and not got[name].equals(field):
+            parts.append(f"{name}: {_describe(got[name])} instead of {_describe(field)}")
+    return "; ".join(parts) or "columns in another order"
+
+
+def _describe(field: pa.Field) -> str:
+    return f"{field.type}{'' if field.nullable else ' not null'}"

@@ -19,11 +19,9 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
-from adamix.metrics import FINETUNE_SCHEMA
+from adamix.metrics import load_metrics, read_metrics  # noqa: F401  (re-exported)
 
 JOB = ["reading", "weight_rule", "bias_rule", "size", "seed"]  # one fine-tuning job
 BASELINE = "Cons+Cons"  # the paper's reference run
@@ -36,43 +34,6 @@ BARELY = 0.05  # claim 5: "barely matter" = within 5% of Cons+Cons's RER
 
 
 # ------------------------------------------------------------------ metrics
-
-
-def read_metrics(paths: Iterable[str | Path]) -> pa.Table:
-    """Concatenate per-job parquet files; each must have exactly FINETUNE_SCHEMA."""
-    tables = []
-    for path in paths:
-        table = pq.ParquetFile(path).read()
-        if not table.schema.equals(FINETUNE_SCHEMA):  # field metadata is not compared
-            raise ValueError(
-                f"{path}: not the schema of adamix.metrics.FINETUNE_SCHEMA "
-                f"({_schema_difference(table.schema)})"
-            )
-        tables.append(table)
-    return pa.concat_tables(tables) if tables else FINETUNE_SCHEMA.empty_table()
-
-
-def load_metrics(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """The per-epoch metrics of many jobs as one DataFrame (see read_metrics)."""
-    return read_metrics(paths).to_pandas()
-
-
-def _schema_difference(schema: pa.Schema) -> str:
-    expected = {f.name: f for f in FINETUNE_SCHEMA}
-    got = {f.name: f for f in schema}
-    parts = []
-    if missing := [name for name in expected if name not in got]:
-        parts.append(f"missing columns {missing}")
-    if extra := [name for name in got if name not in expected]:
-        parts.append(f"unexpected columns {extra}")
-    for name, field in expected.items():
-        if name in got and not got[name].equals(field):
-            parts.append(f"{name}: {_describe(got[name])} instead of {_describe(field)}")
-    return "; ".join(parts) or "columns in another order"
-
-
-def _describe(field: pa.Field) -> str:
-    return f"{field.type}{'' if field.nullable else ' not null'}"
 
 
 def final_rows(df: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:

@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from adamix.autoencoder import weights_and_biases
-from adamix.metrics import reconstruction_error
+from adamix.autoencoder import reconstruction_error, weights_and_biases
 from adamix.schedules import build_optimizer
 
 # The settings that define a fine-tuning run (besides the rules, data and seed).
