@@ -13,7 +13,18 @@ import sys
 import pytest
 import torch
 
-from adamix.schedules import RULES, build_optimizer
+from adamix import schedules
+from adamix.schedules import (
+    BUILTIN_RULES,
+    READABLE,
+    RULES,
+    AdaptiveRule,
+    ScalarRule,
+    build_optimizer,
+    load_plugin,
+    register,
+)
+from conftest import REPO
 
 sqrt = math.sqrt
 LR, R = 0.1, 4  # eta0 and total_steps of the hand tests
@@ -426,8 +437,130 @@ def test_invalid_arguments(kw, name):
         build_optimizer([w], [], **args)
 
 
-def test_rules_exported():
-    assert RULES == ("None", "Cons", "Exp", "Power", "AdaGrad", "AdaDec", "AdaMix")
+# --- the registry and plug-ins ------------------------------------------------------
+
+
+def test_builtin_rules_are_the_papers_seven():
+    assert BUILTIN_RULES == ("None", "Cons", "Exp", "Power", "AdaGrad", "AdaDec", "AdaMix")
+    assert all(RULES[name].name == name for name in RULES)
+
+
+def test_step_code_names_no_rule():
+    # The optimizer dispatches through the registry: rule names appear in the rules'
+    # own specifications only (their register(...) calls), never in the step code.
+    source = (REPO / "workflow" / "adamix" / "schedules.py").read_text()
+    step_code = source[source.index("class ScheduledSGD") : source.index("# --- the paper's")]
+    for name in BUILTIN_RULES:
+        assert f'"{name}"' not in step_code
+
+
+# Each readable setting changed to another value a run could have.
+OTHER_VALUE = {
+    "lr": 0.02, "K": 2.0, "q": 0.5, "xi": 0.9, "timing": "lagged", "adadec": "decaying",
+    "t_unit": "epoch", "g_scale": 0.1,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("rule", BUILTIN_RULES)
+def test_settings_a_rule_does_not_read_change_nothing(rule, fused):
+    # What a rule declares in `reads` is all it reads: changing any other setting gives
+    # the same bits (the basis for computing each distinct run once).
+    gen = torch.Generator().manual_seed(3)
+    init = torch.randn(4, 5, generator=gen)
+    grads = [torch.randn(4, 5, generator=gen) for _ in range(6)]
+
+    def train(**kw):
+        w = init.clone().requires_grad_()
+        args = {"lr": 0.01, "total_steps": 6, "steps_per_epoch": 2, "fused": fused, **kw}
+        opt = build_optimizer([w], [], rule, "None", **args)
+        for g in grads:
+            w.grad = g.clone()
+            opt.step()
+        return w.detach(), opt.rate_stats()
+
+    w0, stats0 = train()
+    unread = [name for name in READABLE if name not in RULES[rule].reads]
+    for name in unread:
+        w, stats = train(**{name: OTHER_VALUE[name]})
+        assert torch.equal(w, w0) and stats == stats0, name
+    for name in RULES[rule].reads:  # and every setting it declares does change something
+        w, _ = train(**{name: OTHER_VALUE[name]})
+        assert not torch.equal(w, w0), name
+
+
+def _scalar(name, **kw):
+    return ScalarRule(name, lambda h, t, R: h["lr"], **{"reads": ("lr",), **kw})
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (_scalar("AdaMix"), "'AdaMix' is already registered"),
+        (_scalar("My+Rule"), "a name is letters, digits and _"),
+        (_scalar("Mine", reads=("lr", "momentum")), r"reads unknown settings \['momentum'\]"),
+        (ScalarRule("Mine", rate=None, reads=()), "rate must be a function"),
+        (
+            AdaptiveRule(
+                "Mine",
+                reads=(),
+                scale=lambda h, s: 1.0,
+                init=None,
+                fold=None,
+                factor=None,
+                no_state_factor=None,
+            ),
+            "init, fold, factor, no_state_factor must be a function",
+        ),  # fmt: skip
+        ("Cons", "is not a ScalarRule or an AdaptiveRule"),
+    ],
+)
+def test_register_refuses_a_bad_rule(rule, message):
+    with pytest.raises(ValueError, match=message):
+        register(rule)
+    assert "Mine" not in RULES
+
+
+def test_plugin_rules_step_as_their_formulas():
+    assert load_plugin(str(REPO / "tests" / "plugins" / "user_rules.py")) == ("Halving", "RMS")
+    assert load_plugin(str(REPO / "tests" / "plugins" / "user_rules.py")) == ("Halving", "RMS")
+    halving = [LR, LR / 2, LR / 4]  # R = 4 steps: the rate halves every step
+    check("Halving", halving, halving)
+    # RMS, xi = 0.5, K = 1: v(t) = 0.5 v(t-1) + 0.5 g^2, rate = LR / sqrt(1 + v(t))
+    va = [0.5 * 0.25, 0.25 * 0.25 + 0.5 * 1.0, 0.5 * (0.25 * 0.25 + 0.5) + 0.5 * 4.0]
+    vb = [0.5 * 1.0, 0.25, 0.125 + 0.5 * 0.0625]
+    check("RMS", [LR / sqrt(1 + v) for v in va], [LR / sqrt(1 + v) for v in vb], xi=0.5)
+
+
+def test_plugin_errors_name_the_plugin(tmp_path):
+    with pytest.raises(FileNotFoundError, match="plug-in 'nowhere.py': no such file"):
+        load_plugin("nowhere.py")
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(ValueError, match="empty.py' registered no rule"):
+        load_plugin(str(empty))
+    clash = tmp_path / "clash.py"
+    clash.write_text(
+        "from adamix.schedules import ScalarRule, register\n"
+        "register(ScalarRule('Power', lambda h, t, R: 1.0, reads=()))\n"
+    )
+    with pytest.raises(ValueError, match="clash.py'.*'Power' is already registered"):
+        load_plugin(str(clash))
+    assert RULES["Power"] is schedules.RULES["Power"] and RULES["Power"].doc
+
+
+def test_readme_lists_the_builtin_rules_and_shows_the_plugin_file():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Learning-rate rules") :]
+    section = section[: section.index("\n## ", 4)]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    assert [line.split("`")[1] for line in table] == list(BUILTIN_RULES)
+    for line in table:
+        name = line.split("`")[1]
+        reads = line.split("|")[3].strip()
+        assert reads == ", ".join(RULES[name].reads) or (reads == "–" and not RULES[name].reads)
+    example = (REPO / "tests" / "plugins" / "user_rules.py").read_text()
+    assert f"```python\n{example}```" in section
 
 
 # --- dtypes and devices --------------------------------------------------------------

@@ -50,9 +50,10 @@ import torch
 from torch import nn
 
 from adamix.autoencoder import reconstruction_error, unroll, weights_and_biases
+from adamix.devices import device_name
 from adamix.rbm import init_rbm, train_rbm
-from adamix.schedules import ADAPTIVE_RULES, build_optimizer
-from adamix.train import _save_state, device_name, train_epoch
+from adamix.schedules import RULES, build_optimizer
+from adamix.train import _save_state, train_epoch
 
 ENCODER = (784, 1000, 500, 250, 30)
 SIZES = ENCODER + ENCODER[-2::-1]  # the unrolled autoencoder
@@ -254,8 +255,8 @@ def paths(device: str, weight_rule: str, bias_rule: str) -> list[tuple[str, bool
     that is the fused CPU kernels (adaptive rules on a CPU), the foreach ops they replaced,
     as a before-and-after in one run."""
     pair = f"{weight_rule}+{bias_rule}"
-    adaptive = {weight_rule, bias_rule} & set(ADAPTIVE_RULES)
-    if device == "cpu" and adaptive:
+    fused = any(getattr(RULES[rule], "kernel", None) for rule in (weight_rule, bias_rule))
+    if device == "cpu" and fused:
         return [(pair, None), (f"{pair} {FOREACH}", False)]
     return [(pair, None)]
 

@@ -1,11 +1,13 @@
-"""Learning-rate schedules of He & Li 2016 (section 2.2) as one torch optimizer.
+"""Learning-rate rules of He & Li 2016 (section 2.2) as one torch optimizer, and their registry.
 
 Every rule is plain SGD, theta <- theta - eta * g; only the rate eta differs. A rule is
 chosen per parameter group, and ``build_optimizer`` routes the paper's two labelled
 groups, "weight" and "bias", to their rules (optax's ``multi_transform`` idea), so the
 paper's method AdaMix+Power is ``build_optimizer(weights, biases, "AdaMix", "Power", ...)``.
 
-Rates at step t = 0, 1, ..., R-1 (R = total_steps, eta0 = lr, s = g_scale):
+Each rule is one small specification registered under its name in ``RULES``; the
+optimizer knows no rule by name. Rates at step t = 0, 1, ..., R-1 (R = total_steps,
+eta0 = lr, s = g_scale):
 
     None     0: the parameters never move                              no state
     Cons     eta0                                                       no state
@@ -15,9 +17,13 @@ Rates at step t = 0, 1, ..., R-1 (R = total_steps, eta0 = lr, s = g_scale):
     AdaDec   p(t) / sqrt(K + G(t))                      eq. 13-15       g(t-1) or G(t)
     AdaMix   alpha(t) = alpha(t-1) / sqrt(K + (s g(t))^2), alpha(-1) = eta0  eq. 16  alpha
 
-Cons, Exp and Power give one scalar rate shared by the whole group; the three adaptive
-rules give one rate per element. The readings of the paper's ambiguities (PAPER.md) are
-arguments, defaults first:
+A ``ScalarRule`` gives one rate shared by the whole group, a function of the step; an
+``AdaptiveRule`` gives one rate per element, c(t) * factor, from per-parameter state. A
+user's own rule is either of these, registered with ``register`` from a Python file that
+the config's ``plugins`` names (``load_plugin``). Each rule declares the settings it
+``reads``: two jobs that differ only in settings their rules do not read compute the same.
+
+The readings of the paper's ambiguities (docs: PAPER.md) are arguments, defaults first:
 
 - ``timing`` (ambiguity 1): "current" folds g(t) into the rate that step t applies;
   "lagged" applies the rate built from g(0..t-1) and folds g(t) in afterwards, so the first
@@ -25,13 +31,13 @@ arguments, defaults first:
   paper, where these are eta0 and p(0).
 - ``adadec`` (ambiguity 2): "paper", eq. 14, G(t) = xi (s g(t-1))^2 + (s g(t))^2 with
   g(-1) = 0; "decaying" (Senior et al.), G(t) = xi G(t-1) + (s g(t))^2 with G(-1) = 0.
-- ``t_unit`` (ambiguity 3): "step" counts optimizer steps; "epoch" makes Exp, Power and
-  AdaDec's p(t) use t = step // steps_per_epoch and R = total_steps // steps_per_epoch.
+- ``t_unit`` (ambiguity 3): "step" counts optimizer steps; "epoch" makes the rules' t and R
+  count epochs: t = step // steps_per_epoch and R = total_steps // steps_per_epoch.
 - ``g_scale`` (ambiguity 5): s scales g inside the adaptive denominators only ("sum" is
   s = 1, "mean" is s = 1 / batch size); the update always uses the raw gradient.
 
 A step allocates nothing and never synchronises with the device. It is memory-bound, so
-the adaptive math runs, like torch's own optimizers, on one of two paths (``fused``): on
+an adaptive rule runs, like torch's own optimizers, on one of two paths (``fused``): on
 the CPU, loops compiled by numba (``adamix.fused``) that read and write every element
 once; elsewhere (a GPU) ``torch._foreach_*`` multi-tensor ops, in place, each rule making
 as few passes as its formula allows. Both compute the same float operations in the same
@@ -41,23 +47,203 @@ order (tests/test_schedules.py compares them bit for bit).
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import numbers
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-RULES = ("None", "Cons", "Exp", "Power", "AdaGrad", "AdaDec", "AdaMix")
-SCALAR_RULES = ("Cons", "Exp", "Power")  # one rate shared by the group
-ADAPTIVE_RULES = ("AdaGrad", "AdaDec", "AdaMix")  # one rate per element, with state
-
 TIMINGS = ("current", "lagged")
 ADADEC_FORMS = ("paper", "decaying")
 T_UNITS = ("step", "epoch")
+# What a rule may read (``reads``): the optimizer's hyperparameters of adamix.settings.
+READABLE = ("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale")
 
-__all__ = ["RULES", "ScheduledSGD", "build_optimizer", "scalar_rate"]
+__all__ = [
+    "RULES",
+    "AdaptiveRule",
+    "ScalarRule",
+    "ScheduledSGD",
+    "build_optimizer",
+    "load_plugin",
+    "register",
+]
+
+
+# --- the two kinds of rule -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalarRule:
+    """A rule that gives the whole group one rate: ``rate(h, t, R)``, with ``h`` the
+    group's hyperparameters (h["lr"] is eta0, h["q"], h["K"] ...) and t, R the step and
+    the total number of steps, counted in the unit of ``t_unit`` (list "t_unit" in
+    ``reads`` when the rate depends on t). A rate of 0 leaves the parameters as they are."""
+
+    name: str
+    rate: Callable[[dict, int, int], float]
+    reads: tuple[str, ...]
+    doc: str = ""
+
+    stateful = False
+
+    def step(self, opt, group: dict, step: int, params, grads, states) -> None:
+        rate = self.scalar(group, step)
+        if rate != 0.0:
+            torch._foreach_add_(params, grads, alpha=-rate)
+
+    def scalar(self, group: dict, step: int) -> float:
+        t, R = _schedule_time(group, step)
+        return float(self.rate(group, t, R))
+
+    def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
+        rate = self.scalar(group, step)
+        return rate, rate, rate
+
+
+@dataclass(frozen=True)
+class AdaptiveRule:
+    """A rule with one rate per element, rate = c(t) * factor, the factor made from
+    per-parameter state (torch tensors shaped like the parameter):
+
+    - ``scale(h, step)``: c(t), one number per step (h: the group's hyperparameters);
+    - ``init(h, p)``: the state before the first gradient, a dict of tensors;
+    - ``fold(h, states, grads, scratch)``: fold g(t) into every parameter's state, in place,
+      with torch ops (any device); ``scratch`` holds one free tensor per parameter;
+    - ``factor(h, state, out)``: the factor the state gives (computed into ``out`` if it
+      is not kept in the state);
+    - ``no_state_factor(h)``: the factor of an element that never had a gradient;
+    - ``kernel`` (optional): the fused CPU path, ``kernel(fused, h, c, p, P, G, state,
+      lagged)`` with flat numpy views P, G and ``state_keys(h)`` of the state, in order.
+
+    A step applies c * factor * g before folding g(t) in ("lagged") or after ("current").
+    """
+
+    name: str
+    reads: tuple[str, ...]
+    scale: Callable[[dict, int], float]
+    init: Callable[[dict, Tensor], dict]
+    fold: Callable[[dict, list[dict], list[Tensor], list[Tensor]], None]
+    factor: Callable[[dict, dict, Tensor | None], Tensor]
+    no_state_factor: Callable[[dict], float]
+    kernel: Callable | None = None
+    state_keys: Callable[[dict], tuple[str, ...]] | None = None
+    doc: str = ""
+
+    stateful = True
+
+    def step(self, opt, group: dict, step: int, params, grads, states) -> None:
+        views = opt._fused_views(group, self, params, grads, states)
+        c = self.scale(group, step)
+        lagged = group["timing"] == "lagged"
+        if views is not None:
+            kernels = _fused_kernels()
+            kernels.match_threads()
+            for p, (P, G, *state) in zip(params, views, strict=True):
+                self.kernel(kernels, group, c, p, P, G, state, lagged)
+            return
+        scratch = opt._scratch_like(params)
+
+        def factors() -> list[Tensor]:
+            return [self.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
+
+        if lagged:  # the rate built from g(0 .. t-1)
+            torch._foreach_addcmul_(params, grads, factors(), value=-c)
+        self.fold(group, states, grads, scratch)
+        if not lagged:  # the rate built from g(0 .. t)
+            torch._foreach_addcmul_(params, grads, factors(), value=-c)
+
+    def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
+        c = self.scale(group, step)  # rate = c * factor, c >= 0: the factor's stats scale
+        no_state = self.no_state_factor(group)
+        total, n, lo, hi = 0.0, 0, float("inf"), float("-inf")
+        for p in group["params"]:
+            state = opt.state.get(p)
+            if state:
+                factor = self.factor(group, state, None)
+                total += factor.sum(dtype=torch.float64).item()
+                lo, hi = min(lo, factor.min().item()), max(hi, factor.max().item())
+            else:
+                total += no_state * p.numel()
+                lo, hi = min(lo, no_state), max(hi, no_state)
+            n += p.numel()
+        if n == 0:
+            return float("nan"), float("nan"), float("nan")
+        return c * total / n, c * lo, c * hi
+
+
+Rule = ScalarRule | AdaptiveRule
+
+# --- the registry ------------------------------------------------------------------------
+
+RULES: dict[str, Rule] = {}  # name -> specification; the built-ins below, then plug-ins
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no "+": runs are Weight+Bias
+
+
+def register(rule: Rule) -> Rule:
+    """Add a rule to ``RULES`` under its name; ValueError for a taken name, a bad name, an
+    unknown setting in ``reads`` or a missing part."""
+    if not isinstance(rule, ScalarRule | AdaptiveRule):
+        raise ValueError(f"{rule!r} is not a ScalarRule or an AdaptiveRule")
+    where = f"rule {rule.name!r}"
+    if not isinstance(rule.name, str) or not NAME.match(rule.name):
+        raise ValueError(f"{where}: a name is letters, digits and _, starting with a letter")
+    if rule.name in RULES:
+        raise ValueError(f"{where} is already registered; choose another name")
+    if unknown := sorted(set(rule.reads) - set(READABLE)):
+        raise ValueError(f"{where}: reads unknown settings {unknown}; known: {READABLE}")
+    parts = ["rate"] if isinstance(rule, ScalarRule) else ["scale", "init", "fold", "factor"]
+    if isinstance(rule, AdaptiveRule):
+        parts.append("no_state_factor")
+    if missing := [part for part in parts if not callable(getattr(rule, part))]:
+        raise ValueError(f"{where}: {', '.join(missing)} must be a function")
+    if isinstance(rule, AdaptiveRule) and (rule.kernel is None) != (rule.state_keys is None):
+        raise ValueError(f"{where}: a fused kernel needs state_keys, and state_keys a kernel")
+    RULES[rule.name] = rule
+    return rule
+
+
+def get_rule(name: str) -> Rule:
+    try:
+        return RULES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown rule {name!r}; registered: {', '.join(RULES)}") from None
+
+
+_PLUGINS: dict[str, tuple[str, ...]] = {}  # plug-in -> the rules it registered
+
+
+def load_plugin(entry: str) -> tuple[str, ...]:
+    """Import a plug-in, a Python file (``path/to/rules.py``) or an importable module
+    (``package.rules``), whose code calls ``register``; returns the names it registered.
+    Loading the same plug-in again does nothing. ValueError if it registers no rule."""
+    key = str(Path(entry).resolve()) if entry.endswith(".py") else entry
+    if key in _PLUGINS:
+        return _PLUGINS[key]
+    before = set(RULES)
+    try:
+        if entry.endswith(".py"):
+            if not Path(entry).is_file():
+                raise FileNotFoundError(f"plug-in {entry!r}: no such file")
+            module_name = "adamix_plugin_" + re.sub(r"\W", "_", key)
+            spec = importlib.util.spec_from_file_location(module_name, entry)
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        else:
+            importlib.import_module(entry)
+    except ValueError as error:
+        raise ValueError(f"plug-in {entry!r}: {error}") from None
+    names = tuple(name for name in RULES if name not in before)
+    if not names:
+        raise ValueError(f"plug-in {entry!r} registered no rule (call adamix.schedules.register)")
+    _PLUGINS[key] = names
+    return names
 
 
 def build_optimizer(
@@ -65,55 +251,18 @@ def build_optimizer(
     biases: Iterable[Tensor],
     weight_rule: str,
     bias_rule: str,
-    *,
-    lr: float,
-    total_steps: int,
-    K: float = 1.0,
-    q: float = 0.75,
-    xi: float = 0.999,
-    timing: str = "current",
-    adadec: str = "paper",
-    g_scale: float = 1.0,
-    t_unit: str = "step",
-    steps_per_epoch: int | None = None,
-    fused: bool | None = None,
+    **hyperparameters,
 ) -> ScheduledSGD:
-    """The optimizer for a ``weight_rule+bias_rule`` run: group "weight" and group "bias"."""
+    """The optimizer for a ``weight_rule+bias_rule`` run: group "weight" and group "bias";
+    ``hyperparameters`` are ScheduledSGD's (lr, total_steps, K, ...)."""
     for arg, rule in (("weight_rule", weight_rule), ("bias_rule", bias_rule)):
         if rule not in RULES:
-            raise ValueError(f"invalid {arg}: {rule!r}, expected one of {RULES}")
+            raise ValueError(f"invalid {arg}: {rule!r}, expected one of {tuple(RULES)}")
     groups = [
         {"params": list(weights), "name": "weight", "rule": weight_rule},
         {"params": list(biases), "name": "bias", "rule": bias_rule},
     ]
-    return ScheduledSGD(
-        groups,
-        lr=lr,
-        total_steps=total_steps,
-        K=K,
-        q=q,
-        xi=xi,
-        timing=timing,
-        adadec=adadec,
-        g_scale=g_scale,
-        t_unit=t_unit,
-        steps_per_epoch=steps_per_epoch,
-        fused=fused,
-    )
-
-
-# --- scalar schedules: tiny pure functions of the step (optax style) -----------------
-
-
-def scalar_rate(rule: str, lr: float, t: int, R: int, q: float) -> float:
-    """The one rate of a scalar rule at step t of R; "Power" is also AdaDec's p(t)."""
-    if rule == "Cons":
-        return lr
-    if rule == "Exp":
-        return lr * 10.0 ** (-t / R)  # Senior et al. 2013; the paper gives no formula
-    if rule == "Power":
-        return lr * (1.0 + t / R) ** (-q)  # eq. 15, 17, 18
-    raise ValueError(f"invalid rule: {rule!r} is not one of {SCALAR_RULES}")
+    return ScheduledSGD(groups, **hyperparameters)
 
 
 def _schedule_time(group: dict, step: int) -> tuple[int, int]:
@@ -124,7 +273,7 @@ def _schedule_time(group: dict, step: int) -> tuple[int, int]:
     return step, group["total_steps"]
 
 
-def _check_hyperparameters(group: dict) -> None:
+def _check_hyperparameters(group: dict, rule_required: bool = True) -> None:
     """Raise ValueError, naming the argument, for a value no rule can use."""
 
     def bad(name: str, expected: str) -> ValueError:
@@ -133,8 +282,8 @@ def _check_hyperparameters(group: dict) -> None:
     def is_int(x) -> bool:
         return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
-    if group["rule"] not in RULES:
-        raise bad("rule", f"one of {RULES}")
+    if group["rule"] not in RULES and (rule_required or group["rule"] is not None):
+        raise bad("rule", f"one of {tuple(RULES)}")
     if not group["lr"] >= 0:  # `not >=` also catches NaN
         raise bad("lr", "a number >= 0")
     if not is_int(group["total_steps"]) or group["total_steps"] < 1:
@@ -177,18 +326,18 @@ def _as_python_numbers(group: dict) -> None:
 
 
 class ScheduledSGD(Optimizer):
-    """SGD whose rate follows one of the paper's rules, chosen per parameter group.
+    """SGD whose rate follows a registered rule (``RULES``), chosen per parameter group.
 
-    Each group carries its ``rule`` (one of ``RULES``) and a ``step`` counter: the number
-    of ``step()`` calls so far, which is the t of the formulas and is saved by
+    Each group carries its ``rule`` (a name in ``RULES``) and a ``step`` counter: the
+    number of ``step()`` calls so far, which is the t of the formulas and is saved by
     ``state_dict()`` with the other group settings. Adaptive rules keep per-parameter
-    state, created the first time the parameter has a gradient: "sum" (AdaGrad), "G"
-    (AdaDec "decaying"), "prev_grad" and "inv_root" (AdaDec "paper") or "alpha" (AdaMix);
-    see ``_factor``. A parameter whose ``grad`` is None is skipped and its state stays.
+    state, created the first time the parameter has a gradient. A parameter whose
+    ``grad`` is None is skipped and its state stays.
 
     ``fused`` picks the adaptive rules' path, as in torch's optimizers: None takes the
-    fused CPU kernels where the tensors allow it (CPU, contiguous, float32 or float64,
-    numba importable), False always takes the foreach ops, True requires the kernels.
+    fused CPU kernels where the rule has them and the tensors allow it (CPU, contiguous,
+    float32 or float64, numba importable), False always takes the foreach ops, True
+    requires the kernels.
     """
 
     def __init__(
@@ -196,7 +345,7 @@ class ScheduledSGD(Optimizer):
         params,
         lr: float,
         total_steps: int,
-        rule: str = "Cons",
+        rule: str | None = None,  # each group's own, or this default for all
         K: float = 1.0,
         q: float = 0.75,
         xi: float = 0.999,
@@ -207,21 +356,9 @@ class ScheduledSGD(Optimizer):
         steps_per_epoch: int | None = None,
         fused: bool | None = None,
     ):
-        defaults = dict(
-            rule=rule,
-            lr=lr,
-            total_steps=total_steps,
-            K=K,
-            q=q,
-            xi=xi,
-            timing=timing,
-            adadec=adadec,
-            g_scale=g_scale,
-            t_unit=t_unit,
-            steps_per_epoch=steps_per_epoch,
-            fused=fused,
-        )
-        _check_hyperparameters(defaults)
+        defaults = {k: v for k, v in locals().items() if k not in ("self", "params")}
+        defaults.pop("__class__", None)
+        _check_hyperparameters(defaults, rule_required=False)
         _as_python_numbers(defaults)
         defaults["step"] = 0
         self._scratch: dict[Tensor, Tensor] = {}
@@ -241,11 +378,43 @@ class ScheduledSGD(Optimizer):
         super().load_state_dict(state_dict)
         self._views = {}  # the state tensors are new ones
 
-    def _collect(self, group: dict) -> tuple[list[Tensor], list[Tensor], list[dict]]:
-        """The group's parameters that have a gradient, their gradients and (adaptive
-        rules) their states, created on first use."""
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One SGD step of every group at its rule's rate; returns closure's loss if given."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            step = group["step"]
+            group["step"] = step + 1
+            rule = get_rule(group["rule"])
+            params, grads, states = self._collect(group, rule)
+            if params:
+                rule.step(self, group, step, params, grads, states)
+        return loss
+
+    @torch.no_grad()
+    def rate_stats(self) -> dict[str, tuple[float, float, float]]:
+        """{group name: (mean, min, max)} of the rate over all elements of the group.
+
+        The rate at the step index t of the most recent step (t = 0 before any step): for
+        timing "current" exactly the rate that step applied. For "lagged" the adaptive part
+        is built from gradients up to t, i.e. eq. 12's eta(t), "the rate of step t+1".
+        Elements without state yet (never had a gradient) count with the rate of no
+        gradients. Meant for logging once per epoch: it synchronises with the device.
+        """
+        return {
+            group.get("name", f"group{i}"): get_rule(group["rule"]).rate_stats(
+                self, group, max(group["step"] - 1, 0)
+            )
+            for i, group in enumerate(self.param_groups)
+        }
+
+    def _collect(self, group: dict, rule: Rule) -> tuple[list[Tensor], list[Tensor], list[dict]]:
+        """The group's parameters that have a gradient, their gradients and (rules with
+        state) their states, created on first use."""
         params, grads, states = [], [], []
-        adaptive = group["rule"] in ADAPTIVE_RULES
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -253,10 +422,10 @@ class ScheduledSGD(Optimizer):
                 raise RuntimeError("ScheduledSGD does not support sparse gradients")
             params.append(p)
             grads.append(p.grad)
-            if adaptive:
+            if rule.stateful:
                 state = self.state[p]
                 if not state:
-                    _init_state(state, p, group)
+                    state.update(rule.init(group, p))
                 states.append(state)
         return params, grads, states
 
@@ -272,20 +441,22 @@ class ScheduledSGD(Optimizer):
         return bufs
 
     def _fused_views(
-        self, group: dict, params: list[Tensor], grads: list[Tensor], states: list[dict]
+        self, group: dict, rule: AdaptiveRule, params, grads, states
     ) -> list[list[np.ndarray]] | None:
-        """Per parameter, flat numpy views [p, g, *state] for the fused CPU kernels, or None
-        where this step takes the foreach path (``fused``). The views of parameters and
-        state are made once and reused while the tensor keeps its memory (a gradient is
+        """Per parameter, flat numpy views [p, g, *state] for the rule's fused CPU kernel,
+        or None where this step takes the foreach path (``fused``). The views of parameters
+        and state are made once and reused while the tensor keeps its memory (a gradient is
         new every step): a step then spends ~10 us per parameter outside the kernels."""
         fused = group.get("fused")
         if fused is False or (fused is None and not params[0].is_cpu):
             return None  # the kernels are CPU loops
         kernels = _fused_kernels()
         try:
+            if rule.kernel is None:
+                raise ValueError(f"rule {rule.name} has no fused kernel")
             if kernels is None:
                 raise ValueError("numba is not installed")
-            keys = _STATE_KEYS[group["rule"], group["adadec"]]
+            keys = rule.state_keys(group)
             return [
                 [self._view(p), kernels.flat(g), *(self._view(st[key]) for key in keys)]
                 for p, g, st in zip(params, grads, states, strict=True)
@@ -301,227 +472,6 @@ class ScheduledSGD(Optimizer):
             cached = self._views[t] = (t.data_ptr(), _fused_kernels().flat(t))
         return cached[1]
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """One SGD step of every group at its rule's rate; returns closure's loss if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            step = group["step"]
-            group["step"] = step + 1
-            rule = group["rule"]
-            if rule == "None":  # rate 0: frozen, no state
-                continue
-            params, grads, states = self._collect(group)
-            if not params:
-                continue
-            if rule in SCALAR_RULES:
-                t, R = _schedule_time(group, step)
-                rate = scalar_rate(rule, group["lr"], t, R, group["q"])
-                torch._foreach_add_(params, grads, alpha=-rate)
-            elif (views := self._fused_views(group, params, grads, states)) is not None:
-                _fused_step(group, step, params, views)
-            else:
-                _adaptive_step(group, step, params, grads, states, self._scratch_like(params))
-        return loss
-
-    @torch.no_grad()
-    def rate_stats(self) -> dict[str, tuple[float, float, float]]:
-        """{group name: (mean, min, max)} of the rate over all elements of the group.
-
-        The rate at the step index t of the most recent step (t = 0 before any step): for
-        timing "current" exactly the rate that step applied. For "lagged" the adaptive part
-        is built from gradients up to t, i.e. eq. 12's eta(t), "the rate of step t+1".
-        Elements without state yet (never had a gradient) count with the rate of no
-        gradients. Meant for logging once per epoch: it synchronises with the device.
-        """
-        return {
-            group.get("name", f"group{i}"): self._group_rate_stats(group)
-            for i, group in enumerate(self.param_groups)
-        }
-
-    def _group_rate_stats(self, group: dict) -> tuple[float, float, float]:
-        rule, step = group["rule"], max(group["step"] - 1, 0)
-        if rule == "None":
-            return 0.0, 0.0, 0.0
-        if rule in SCALAR_RULES:
-            t, R = _schedule_time(group, step)
-            rate = scalar_rate(rule, group["lr"], t, R, group["q"])
-            return rate, rate, rate
-        # rate = c * factor, c >= 0, so the statistics of the factor scale by c
-        c = _rate_scale(group, step)
-        no_state = group["lr"] if rule == "AdaMix" else group["K"] ** -0.5  # t = -1
-        total, n, lo, hi = 0.0, 0, float("inf"), float("-inf")
-        for p in group["params"]:
-            state = self.state.get(p)
-            if state:
-                factor = _factor(group, state)
-                total += factor.sum(dtype=torch.float64).item()
-                lo, hi = min(lo, factor.min().item()), max(hi, factor.max().item())
-            else:
-                total += no_state * p.numel()
-                lo, hi = min(lo, no_state), max(hi, no_state)
-            n += p.numel()
-        if n == 0:
-            return float("nan"), float("nan"), float("nan")
-        return c * total / n, c * lo, c * hi
-
-
-# --- the adaptive rules ----------------------------------------------------------------
-# Each has, per element, a factor with rate = c(t) * factor, and state it is made from:
-#   AdaGrad  c = eta0   factor 1 / sqrt(sum), sum = K + sum_t' (s g)^2   state "sum"   eq. 12
-#   AdaDec   c = p(t)   factor 1 / sqrt(K + G(t))                         eq. 13-15
-#              "paper":    G(t) = xi (s g(t-1))^2 + (s g(t))^2   state "prev_grad", "inv_root"
-#              "decaying": G(t) = xi G(t-1) + (s g(t))^2         state "G"
-#   AdaMix   c = 1      factor alpha(t)                           state "alpha"     eq. 16
-# A step folds g(t) into the state, which updates the factor, and moves theta by
-# c * factor * g: "current" folds first, "lagged" moves first. The factor is kept only
-# where the state cannot give it back (AdaMix's alpha, AdaDec "paper", which forgets
-# g(t-1)); every tensor kept is one more pass over memory per step.
-
-
-def _rate_scale(group: dict, step: int) -> float:
-    """c(t): eta0 for AdaGrad (eq. 12), p(t) for AdaDec (eq. 15), 1 for AdaMix."""
-    if group["rule"] == "AdaDec":
-        t, R = _schedule_time(group, step)
-        return scalar_rate("Power", group["lr"], t, R, group["q"])
-    return group["lr"] if group["rule"] == "AdaGrad" else 1.0
-
-
-def _factor(group: dict, state: dict, out: Tensor | None = None) -> Tensor:
-    """The element-wise factor of the rate that the state gives: kept, or computed (into
-    ``out`` if given) with the float operations of the step."""
-    rule = group["rule"]
-    if rule == "AdaMix":
-        return state["alpha"]
-    if rule == "AdaGrad":
-        return torch.rsqrt(state["sum"], out=out)
-    if group["adadec"] == "paper":
-        return state["inv_root"]
-    return torch.rsqrt(torch.add(state["G"], group["K"], out=out), out=out)
-
-
-def _init_state(state: dict, p: Tensor, group: dict) -> None:
-    """Per-parameter state before the first gradient (t = -1); the factor of no gradient
-    is 1 / sqrt(K), and eta0 for AdaMix."""
-    rule, K = group["rule"], group["K"]
-
-    def full(value: float) -> Tensor:
-        return torch.full_like(p, value, memory_format=torch.preserve_format)
-
-    if rule == "AdaMix":
-        state["alpha"] = full(group["lr"])  # alpha(-1) = eta0
-    elif rule == "AdaGrad":
-        state["sum"] = full(K)  # K + the running sum; K acts as Adagrad's initial sum
-    elif group["adadec"] == "paper":
-        state["prev_grad"] = full(0.0)  # g(-1) = 0
-        state["inv_root"] = full(K**-0.5)
-    else:
-        state["G"] = full(0.0)  # G(-1) = 0
-
-
-def _adaptive_step(
-    group: dict,
-    step: int,
-    params: list[Tensor],
-    grads: list[Tensor],
-    states: list[dict],
-    scratch: list[Tensor],
-) -> None:
-    """One step of AdaGrad, AdaDec or AdaMix with foreach ops (any device): theta -=
-    c(t) * factor * g, and the fold; ``scratch`` holds computed factors."""
-    rule, lagged = group["rule"], group["timing"] == "lagged"
-    K, xi, s2 = group["K"], group["xi"], group["g_scale"] ** 2
-    c = _rate_scale(group, step)
-
-    def factors() -> list[Tensor]:
-        return [_factor(group, st, out=buf) for st, buf in zip(states, scratch, strict=True)]
-
-    if lagged:  # the rate built from g(0 .. t-1)
-        torch._foreach_addcmul_(params, grads, factors(), value=-c)
-    if rule == "AdaGrad":
-        torch._foreach_addcmul_([st["sum"] for st in states], grads, grads, value=s2)
-    elif rule == "AdaMix":
-        alphas = [st["alpha"] for st in states]
-        _fold_adamix(alphas, grads, scratch, K, s2, _alpha_floor(alphas))
-    elif group["adadec"] == "paper":
-        _fold_adadec_paper(states, grads, K, xi, s2)
-    else:
-        Gs = [st["G"] for st in states]
-        torch._foreach_mul_(Gs, xi)
-        torch._foreach_addcmul_(Gs, grads, grads, value=s2)
-    if not lagged:  # the rate built from g(0 .. t)
-        torch._foreach_addcmul_(params, grads, factors(), value=-c)
-
-
-def _fold_adadec_paper(states: list[dict], grads: list[Tensor], K: float, xi: float, s2: float):
-    """eq. 14, two terms: inv_root = 1 / sqrt(K + xi (s g(t-1))^2 + (s g(t))^2); keep g(t)."""
-    inv_roots, prev_grads = [st["inv_root"] for st in states], [st["prev_grad"] for st in states]
-    for inv_root, prev in zip(inv_roots, prev_grads, strict=True):
-        torch.addcmul(_scalar_like(inv_root, K), prev, prev, value=xi * s2, out=inv_root)
-    torch._foreach_addcmul_(inv_roots, grads, grads, value=s2)
-    torch._foreach_rsqrt_(inv_roots)
-    torch._foreach_copy_(prev_grads, grads)
-
-
-def _fold_adamix(
-    alphas: list[Tensor],
-    grads: list[Tensor],
-    scratch: list[Tensor],
-    K: float,
-    s2: float,
-    floor: float,
-) -> None:
-    """eq. 16: alpha(t) = alpha(t-1) / sqrt(K + (s g(t))^2), element-wise.
-
-    alpha is a running product of factors <= 1/sqrt(K); with the summed minibatch gradient
-    (eq. 6) the factors are small and alpha underflows within a few epochs. On the way to 0
-    it passes through the subnormal floats, whose arithmetic is many times slower on most
-    CPUs, and an element whose gradient then stays below sqrt(eps) never leaves them (the
-    factor rounds to 1). So alpha is clamped at ``floor`` = ``_alpha_floor`` (about 1e-31
-    in float32, 1e-292 in float64): there alpha * g is more than 20 orders of magnitude
-    below any weight, so the trained parameters are those of the unclamped rule, while
-    alpha / sqrt(.) and alpha * g stay normal numbers unless |s g| > 1/eps or 0 < |g| < eps.
-    """
-    for factor, grad in zip(scratch, grads, strict=True):
-        torch.addcmul(_scalar_like(factor, K), grad, grad, value=s2, out=factor)
-    torch._foreach_rsqrt_(scratch)
-    torch._foreach_mul_(alphas, scratch)
-    torch._foreach_clamp_min_(alphas, floor)
-
-
-_STATE_KEYS = {  # the state a fused kernel takes, in its order
-    ("AdaGrad", "paper"): ("sum",),
-    ("AdaGrad", "decaying"): ("sum",),
-    ("AdaMix", "paper"): ("alpha",),
-    ("AdaMix", "decaying"): ("alpha",),
-    ("AdaDec", "paper"): ("prev_grad", "inv_root"),
-    ("AdaDec", "decaying"): ("G",),
-}
-
-
-def _fused_step(
-    group: dict, step: int, params: list[Tensor], views: list[list[np.ndarray]]
-) -> None:
-    """``_adaptive_step`` as one compiled loop per parameter (adamix.fused)."""
-    kernels = _fused_kernels()
-    kernels.match_threads()
-    rule, lagged = group["rule"], group["timing"] == "lagged"
-    K, xi, s2, c = group["K"], group["xi"], group["g_scale"] ** 2, _rate_scale(group, step)
-    for p, (P, G, *state) in zip(params, views, strict=True):
-        x = P.dtype.type  # scalars in the tensors' dtype, as torch's ops round them
-        if rule == "AdaGrad":
-            kernels.adagrad(P, G, *state, x(-c), x(s2), x(1), lagged)
-        elif rule == "AdaMix":
-            floor = x(_alpha_floor_of(p.dtype))
-            kernels.adamix(P, G, *state, x(K), x(s2), floor, x(1), lagged)
-        elif group["adadec"] == "paper":
-            kernels.adadec_paper(P, G, *state, x(-c), x(K), x(xi * s2), x(s2), x(1), lagged)
-        else:
-            kernels.adadec_decaying(P, G, *state, x(-c), x(K), x(xi), x(s2), x(1), lagged)
-
 
 @functools.cache
 def _fused_kernels():
@@ -534,14 +484,175 @@ def _fused_kernels():
     return fused
 
 
-def _alpha_floor(alphas: list[Tensor]) -> float:
-    """Smallest normal float / machine epsilon, the largest over the dtypes present."""
-    return max(_alpha_floor_of(d) for d in {a.dtype for a in alphas})
+# --- the paper's scalar rules: tiny pure functions of the step (optax style) -------------
+
+
+def power(h: dict, t: int, R: int) -> float:
+    """p(t) = eta0 (1 + t/R)^-q, eq. 15, 17, 18; also AdaDec's c(t)."""
+    return h["lr"] * (1.0 + t / R) ** (-h["q"])
+
+
+register(ScalarRule("None", lambda h, t, R: 0.0, reads=(), doc="0: the parameters never move"))
+register(ScalarRule("Cons", lambda h, t, R: h["lr"], reads=("lr",), doc="eta0"))
+register(
+    ScalarRule(  # Senior et al. 2013; the paper gives no formula
+        "Exp", lambda h, t, R: h["lr"] * 10.0 ** (-t / R), reads=("lr", "t_unit"),
+        doc="eta0 * 10^(-t/R) (Senior et al. 2013)",
+    )
+)  # fmt: skip
+register(ScalarRule("Power", power, reads=("lr", "q", "t_unit"), doc="eta0 (1 + t/R)^-q, eq. 15"))
+
+
+# --- the paper's adaptive rules -----------------------------------------------------------
+# Each keeps per element the state its factor is made from:
+#   AdaGrad  c = eta0   factor 1 / sqrt(sum), sum = K + sum_t' (s g)^2   state "sum"   eq. 12
+#   AdaDec   c = p(t)   factor 1 / sqrt(K + G(t))                         eq. 13-15
+#              "paper":    G(t) = xi (s g(t-1))^2 + (s g(t))^2   state "prev_grad", "inv_root"
+#              "decaying": G(t) = xi G(t-1) + (s g(t))^2         state "G"
+#   AdaMix   c = 1      factor alpha(t)                           state "alpha"     eq. 16
+# The factor is kept only where the state cannot give it back (AdaMix's alpha, AdaDec
+# "paper", which forgets g(t-1)); every tensor kept is one more pass over memory per step.
+# The fused kernels (adamix.fused) take the scalars in the tensors' dtype, as torch's ops
+# round them.
+
+
+def _full(p: Tensor, value: float) -> Tensor:
+    return torch.full_like(p, value, memory_format=torch.preserve_format)
+
+
+def _s2(h: dict) -> float:
+    return h["g_scale"] ** 2
+
+
+def _adagrad_fold(h, states, grads, scratch) -> None:
+    torch._foreach_addcmul_([st["sum"] for st in states], grads, grads, value=_s2(h))
+
+
+def _adagrad_kernel(k, h, c, p, P, G, state, lagged) -> None:
+    x = P.dtype.type
+    k.adagrad(P, G, *state, x(-c), x(_s2(h)), x(1), lagged)
+
+
+register(
+    AdaptiveRule(
+        "AdaGrad",
+        reads=("lr", "K", "timing", "g_scale"),
+        scale=lambda h, step: h["lr"],
+        # K + the running sum; K acts as Adagrad's initial sum
+        init=lambda h, p: {"sum": _full(p, h["K"])},
+        fold=_adagrad_fold,
+        factor=lambda h, st, out: torch.rsqrt(st["sum"], out=out),
+        no_state_factor=lambda h: h["K"] ** -0.5,
+        kernel=_adagrad_kernel,
+        state_keys=lambda h: ("sum",),
+        doc="eta0 / sqrt(K + sum of (s g)^2), eq. 12",
+    )
+)
+
+
+def _adadec_scale(h: dict, step: int) -> float:
+    return power(h, *_schedule_time(h, step))  # c(t) = p(t), eq. 15
+
+
+def _adadec_init(h: dict, p: Tensor) -> dict:
+    if h["adadec"] == "paper":
+        return {"prev_grad": _full(p, 0.0), "inv_root": _full(p, h["K"] ** -0.5)}  # g(-1) = 0
+    return {"G": _full(p, 0.0)}  # G(-1) = 0
+
+
+def _adadec_fold(h, states, grads, scratch) -> None:
+    K, xi, s2 = h["K"], h["xi"], _s2(h)
+    if h["adadec"] == "paper":  # eq. 14: inv_root = 1 / sqrt(K + xi (s g(t-1))^2 + (s g(t))^2)
+        inv_roots, prevs = [st["inv_root"] for st in states], [st["prev_grad"] for st in states]
+        for inv_root, prev in zip(inv_roots, prevs, strict=True):
+            torch.addcmul(_scalar_like(inv_root, K), prev, prev, value=xi * s2, out=inv_root)
+        torch._foreach_addcmul_(inv_roots, grads, grads, value=s2)
+        torch._foreach_rsqrt_(inv_roots)
+        torch._foreach_copy_(prevs, grads)
+    else:  # Senior et al.: G = xi G + (s g)^2
+        Gs = [st["G"] for st in states]
+        torch._foreach_mul_(Gs, xi)
+        torch._foreach_addcmul_(Gs, grads, grads, value=s2)
+
+
+def _adadec_factor(h: dict, st: dict, out: Tensor | None) -> Tensor:
+    if h["adadec"] == "paper":
+        return st["inv_root"]
+    return torch.rsqrt(torch.add(st["G"], h["K"], out=out), out=out)
+
+
+def _adadec_kernel(k, h, c, p, P, G, state, lagged) -> None:
+    x = P.dtype.type
+    K, xi, s2 = h["K"], h["xi"], _s2(h)
+    if h["adadec"] == "paper":
+        k.adadec_paper(P, G, *state, x(-c), x(K), x(xi * s2), x(s2), x(1), lagged)
+    else:
+        k.adadec_decaying(P, G, *state, x(-c), x(K), x(xi), x(s2), x(1), lagged)
+
+
+register(
+    AdaptiveRule(
+        "AdaDec",
+        reads=("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale"),
+        scale=_adadec_scale,
+        init=_adadec_init,
+        fold=_adadec_fold,
+        factor=_adadec_factor,
+        no_state_factor=lambda h: h["K"] ** -0.5,
+        kernel=_adadec_kernel,
+        state_keys=lambda h: ("prev_grad", "inv_root") if h["adadec"] == "paper" else ("G",),
+        doc="p(t) / sqrt(K + G(t)), eq. 13-15",
+    )
+)
+
+
+def _adamix_fold(h, states, grads, scratch) -> None:
+    """eq. 16: alpha(t) = alpha(t-1) / sqrt(K + (s g(t))^2), element-wise.
+
+    alpha is a running product of factors <= 1/sqrt(K); with the summed minibatch gradient
+    (eq. 6) the factors are small and alpha underflows within a few epochs. On the way to 0
+    it passes through the subnormal floats, whose arithmetic is many times slower on most
+    CPUs, and an element whose gradient then stays below sqrt(eps) never leaves them (the
+    factor rounds to 1). So alpha is clamped at ``_alpha_floor`` (about 1e-31 in float32,
+    1e-292 in float64): there alpha * g is more than 20 orders of magnitude below any
+    weight, so the trained parameters are those of the unclamped rule, while alpha /
+    sqrt(.) and alpha * g stay normal numbers unless |s g| > 1/eps or 0 < |g| < eps.
+    """
+    alphas = [st["alpha"] for st in states]
+    for factor, grad in zip(scratch, grads, strict=True):
+        torch.addcmul(_scalar_like(factor, h["K"]), grad, grad, value=_s2(h), out=factor)
+    torch._foreach_rsqrt_(scratch)
+    torch._foreach_mul_(alphas, scratch)
+    torch._foreach_clamp_min_(alphas, max(_alpha_floor(a.dtype) for a in alphas))
+
+
+def _adamix_kernel(k, h, c, p, P, G, state, lagged) -> None:
+    x = P.dtype.type
+    k.adamix(P, G, *state, x(h["K"]), x(_s2(h)), x(_alpha_floor(p.dtype)), x(1), lagged)
 
 
 @functools.cache
-def _alpha_floor_of(dtype: torch.dtype) -> float:
+def _alpha_floor(dtype: torch.dtype) -> float:
+    """Smallest normal float / machine epsilon of the dtype."""
     return torch.finfo(dtype).tiny / torch.finfo(dtype).eps
+
+
+register(
+    AdaptiveRule(
+        "AdaMix",
+        reads=("lr", "K", "timing", "g_scale"),
+        scale=lambda h, step: 1.0,
+        init=lambda h, p: {"alpha": _full(p, h["lr"])},  # alpha(-1) = eta0
+        fold=_adamix_fold,
+        factor=lambda h, st, out: st["alpha"],
+        no_state_factor=lambda h: h["lr"],
+        kernel=_adamix_kernel,
+        state_keys=lambda h: ("alpha",),
+        doc="alpha(t) = alpha(t-1) / sqrt(K + (s g(t))^2), alpha(-1) = eta0, eq. 16",
+    )
+)
+
+BUILTIN_RULES = tuple(RULES)  # the paper's seven, in its order
 
 
 def _scalar_like(t: Tensor, value: float) -> Tensor:
