@@ -72,10 +72,21 @@ def test_rows_per_epoch_and_cross_entropy_loss_trains(tmp_path):
 
 
 def test_non_finite_loss_is_recorded_as_diverged_not_raised(tmp_path):
-    rows = run(tmp_path, lr=1e30)  # weights overflow to inf, outputs to NaN
+    rows = run(tmp_path, lr=math.inf)  # weights to inf, outputs to NaN
     assert rows[-1]["diverged"] and not any(r["diverged"] for r in rows[:-1])
     assert not math.isfinite(rows[-1]["train_rer_sse"])
     assert len(rows) < SETTINGS["epochs"] + 1  # training stopped at the divergence
+
+
+def test_a_saturated_network_has_diverged(tmp_path):
+    # A huge rate drives the sigmoids into saturation: every error stays finite and the
+    # gradients vanish, but the test RER ends far above the pre-trained network's.
+    rows = run(tmp_path, lr=1e30)
+    assert all(math.isfinite(r["test_rer_sse"]) for r in rows)
+    assert rows[-1]["test_rer_sse"] > 2 * rows[0]["test_rer_sse"]
+    assert rows[-1]["diverged"] and not any(r["diverged"] for r in rows[:-1])
+    assert len(rows) < SETTINGS["epochs"] + 1
+    assert not any(r["diverged"] for r in run(tmp_path / "fine"))  # a sane rate: never
 
 
 def test_state_of_other_settings_is_not_resumed(tmp_path):

@@ -150,8 +150,9 @@ def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarr
         raise
 
 
-def load_mnist(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The arrays of a canonical MNIST file or of a subset file, validated."""
+def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a subset file (or of the canonical file), validated: the one way jobs
+    read their data."""
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     _check_arrays(arrays, full=False)
@@ -466,7 +467,7 @@ def make_subset(
         ok = False
     if not ok:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
-    full = load_mnist(mnist_path)
+    full = load_subset(mnist_path)
     out: dict[str, np.ndarray] = {}
     counts: dict = {"fraction": float(fraction), "seed": int(seed)}
     for split in ("train", "test"):

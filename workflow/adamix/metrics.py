@@ -8,6 +8,8 @@ errors over the pixels (the paper's scale), and ``rer_mse`` (= rer_sse / pixels)
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,20 +17,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adamix.settings import FinetuneSettings
+
+# The columns that identify a job: its keys, then every setting of adamix.settings.
+JOB_FIELDS = [
+    pa.field("reading", pa.string(), nullable=False),  # name of the ambiguity reading
+    pa.field("weight_rule", pa.string(), nullable=False),
+    pa.field("bias_rule", pa.string(), nullable=False),
+    pa.field("size", pa.float64(), nullable=False),  # fraction of the dataset, e.g. 0.1
+    pa.field("seed", pa.int64(), nullable=False),
+]
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+SETTING_FIELDS = [
+    pa.field(f.name, _ARROW[f.type], nullable=False) for f in dataclasses.fields(FinetuneSettings)
+]
+
 # One row per fine-tuning epoch (epoch 0 = before fine-tuning). Every job writes
 # exactly this schema, so aggregation is a plain concatenation.
 FINETUNE_SCHEMA = pa.schema(
     [
-        pa.field("reading", pa.string(), nullable=False),  # name of the ambiguity reading
-        pa.field("weight_rule", pa.string(), nullable=False),
-        pa.field("bias_rule", pa.string(), nullable=False),
-        pa.field("size", pa.float64(), nullable=False),  # fraction of MNIST, e.g. 0.1
-        pa.field("seed", pa.int64(), nullable=False),
-        pa.field("timing", pa.string(), nullable=False),  # ambiguity 1
-        pa.field("adadec", pa.string(), nullable=False),  # ambiguity 2
-        pa.field("t_unit", pa.string(), nullable=False),  # ambiguity 3
-        pa.field("g_scale", pa.string(), nullable=False),  # ambiguity 5: "sum" or "mean"
-        pa.field("loss", pa.string(), nullable=False),  # "sse" or "cross_entropy"
+        *JOB_FIELDS,
+        *SETTING_FIELDS,
         pa.field("epoch", pa.int64(), nullable=False),
         pa.field("step", pa.int64(), nullable=False),  # optimizer steps so far
         pa.field("train_rer_sse", pa.float64()),
@@ -88,3 +97,15 @@ def _schema_difference(schema: pa.Schema) -> str:
 
 def _describe(field: pa.Field) -> str:
     return f"{field.type}{'' if field.nullable else ' not null'}"
+
+
+def write_metrics(rows: list[dict], path: str | Path) -> None:
+    """Write a job's rows as a parquet of FINETUNE_SCHEMA, atomically: a temporary file
+    beside it, then renamed, so a kill leaves no half-written parquet."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(pa.Table.from_pylist(rows, schema=FINETUNE_SCHEMA), tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

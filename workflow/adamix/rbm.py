@@ -8,10 +8,15 @@ biases of the first layer set from the training data, all other biases 0.
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import pandas as pd
 import torch
+
+from adamix.data import load_subset
+from adamix.devices import device_name, setup_job
 
 # A layer checkpoint is a plain state dict: W (n_visible, n_hidden), hbias, vbias.
 RBM = dict[str, torch.Tensor]
@@ -170,3 +175,58 @@ def pretrain_layer(
         log=log,
     )
     return {k: v.cpu() for k, v in rbm.items()}, [{"layer": layer, **row} for row in rows]
+
+
+def load_layer(path: str | os.PathLike) -> RBM:
+    """A layer checkpoint written by ``pretrain_job``, checked: W (n_visible, n_hidden),
+    hbias (n_hidden,), vbias (n_visible,), finite float32. ValueError naming the file."""
+    try:
+        rbm = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch's own message may advise an unsafe load: not passed on
+        raise ValueError(f"{path}: not a layer checkpoint ({type(error).__name__})") from None
+    if not isinstance(rbm, dict) or set(rbm) != {"W", "hbias", "vbias"}:
+        keys = sorted(rbm) if isinstance(rbm, dict) else type(rbm).__name__
+        raise ValueError(f"{path}: a layer checkpoint has W, hbias and vbias, not {keys}")
+    W, hbias, vbias = rbm["W"], rbm["hbias"], rbm["vbias"]
+    if not all(isinstance(x, torch.Tensor) and x.dtype == torch.float32 for x in rbm.values()):
+        raise ValueError(f"{path}: W, hbias and vbias must be float32 tensors")
+    if W.ndim != 2 or hbias.shape != (W.shape[1],) or vbias.shape != (W.shape[0],):
+        shapes = {k: tuple(v.shape) for k, v in rbm.items()}
+        raise ValueError(f"{path}: shapes {shapes} do not fit together")
+    if not all(torch.isfinite(x).all() for x in rbm.values()):
+        raise ValueError(f"{path}: non-finite values")
+    return rbm
+
+
+def pretrain_job(
+    subset: str | os.PathLike,
+    lower: Sequence[str | os.PathLike],
+    checkpoint: str | os.PathLike,
+    errors: str | os.PathLike,
+    *,
+    n_hidden: int,
+    top: bool,
+    settings: Mapping,
+    weight_std: float,
+    size: float,
+    seed: int,
+    device: str = "auto",
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Rule pretrain_layer: train one layer on a subset file, above the layer checkpoints
+    ``lower``; write its checkpoint and its per-epoch reconstruction errors (parquet)."""
+    device = setup_job(device, threads)
+    images = torch.from_numpy(load_subset(subset)["train_images"]).to(device, torch.float32) / 255
+    below = [{k: v.to(device) for k, v in load_layer(path).items()} for path in lower]
+    rbm, rows = pretrain_layer(
+        images, below, n_hidden, top=top, settings=settings, weight_std=weight_std,
+        seed=seed, log=log,
+    )  # fmt: skip
+    torch.save(rbm, checkpoint)
+    pd.DataFrame(rows).assign(
+        size=float(size),
+        seed=int(seed),
+        device=str(images.device),  # as fine-tuning records it: cuda:0, cpu
+        device_name=device_name(device),
+    ).to_parquet(errors, index=False)

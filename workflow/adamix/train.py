@@ -8,60 +8,75 @@ pre-trained network before any update.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from adamix.autoencoder import reconstruction_error, weights_and_biases
-from adamix.schedules import build_optimizer
-
-# The settings that define a fine-tuning run (besides the rules, data and seed).
-SETTINGS = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "K",
-    "q",
-    "xi",
-    "loss",
-    "timing",
-    "adadec",
-    "t_unit",
-    "g_scale",
-)
+from adamix.autoencoder import pixels, reconstruction_error, unroll, weights_and_biases
+from adamix.data import load_subset
+from adamix.devices import device_name, setup_job
+from adamix.metrics import write_metrics
+from adamix.rbm import load_layer
+from adamix.schedules import build_optimizer, load_plugin
+from adamix.settings import FinetuneSettings
 
 # The form of a resume state; a state of another form is ignored (the job starts over).
 # 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.fused).
 RESUME_FORMAT = 2
+# A run whose test RER exceeds DIVERGED x that of epoch 0 has diverged (``_diverged``).
+DIVERGED = 2.0
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config device is 'cuda' but torch sees no CUDA device")
-    return torch.device(name)
-
-
-@functools.cache
-def device_name(device: torch.device | str) -> str:
-    """The GPU's or the CPU's model name, e.g. "NVIDIA H200" or "AMD EPYC 7B13" (looked up
-    once per process: every metrics row records it)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:  # Linux
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.machine() or device.type
+def finetune_job(
+    subset: str | os.PathLike,
+    layers: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    weight_rule: str,
+    bias_rule: str,
+    reading: str,
+    size: float,
+    seed: int,
+    settings: Mapping,
+    state: str | os.PathLike,
+    device: str = "auto",
+    threads: int = 1,
+    save_every_s: float = 0.0,
+    plugins: Sequence[str] = (),
+    log: Callable[[str], None] = print,
+) -> None:
+    """Rule finetune: unroll the layer checkpoints, fine-tune on the subset file with the
+    ``weight_rule+bias_rule`` run, write the metrics parquet ``out``. ``plugins``: the
+    config's files of user rules, loaded first. The resume ``state`` is deleted once the
+    parquet is written (the parquet holds it all)."""
+    for plugin in plugins:
+        load_plugin(plugin)
+    device = setup_job(device, threads)
+    torch.set_flush_denormal(True)  # AdaMix's running product of rates reaches subnormals
+    settings = FinetuneSettings.from_mapping(settings)
+    data = load_subset(subset)
+    train_x, test_x = pixels(data["train_images"], device), pixels(data["test_images"], device)
+    model = unroll([load_layer(path) for path in layers]).to(device)
+    keys = {
+        "reading": reading,
+        "weight_rule": weight_rule,
+        "bias_rule": bias_rule,
+        "size": float(size),
+        "seed": int(seed),
+    }
+    log(f"fine-tuning {keys} on {device} with {settings}")
+    rows = finetune(
+        model, train_x, test_x, weight_rule=weight_rule, bias_rule=bias_rule,
+        settings=settings, seed=int(seed), keys=keys, state_path=state,
+        save_every_s=save_every_s, log=log,
+    )  # fmt: skip
+    write_metrics(rows, out)
+    Path(state).unlink(missing_ok=True)
 
 
 def finetune(
@@ -71,7 +86,7 @@ def finetune(
     *,
     weight_rule: str,
     bias_rule: str,
-    settings: dict,
+    settings: FinetuneSettings | Mapping,
     seed: int,
     keys: dict,
     state_path: str | os.PathLike,
@@ -85,31 +100,19 @@ def finetune(
     written to `state_path`; a later call with the same keys resumes from it and returns
     the same rows as an uninterrupted run (timing columns aside).
     """
-    s = {k: settings[k] for k in SETTINGS}
-    n, batch = train_x.shape[0], s["batch_size"]
+    if not isinstance(settings, FinetuneSettings):
+        settings = FinetuneSettings.from_mapping(settings)
+    s = settings.as_dict()
+    n, batch = train_x.shape[0], settings.batch_size
     steps_per_epoch = n // batch  # the last partial minibatch is dropped, as in H&S
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {batch} exceeds the {n} training images")
     weights, biases = weights_and_biases(model)
     optimizer = build_optimizer(
-        weights,
-        biases,
-        weight_rule,
-        bias_rule,
-        lr=s["lr"],
-        total_steps=s["epochs"] * steps_per_epoch,
-        K=s["K"],
-        q=s["q"],
-        xi=s["xi"],
-        timing=s["timing"],
-        adadec=s["adadec"],
-        g_scale=1.0 if s["g_scale"] == "sum" else 1.0 / batch,  # ambiguity 5
-        t_unit=s["t_unit"],
-        steps_per_epoch=steps_per_epoch,
+        weights, biases, weight_rule, bias_rule, **settings.rule_arguments(steps_per_epoch)
     )
-    if s["loss"] not in _LOSSES:
-        raise ValueError(f"invalid loss: {s['loss']!r}, expected one of {tuple(_LOSSES)}")
     generator = torch.Generator().manual_seed(seed)
+    keys = {**keys, **s}  # every metrics row carries the job's keys and settings
     identity = {"keys": keys, "settings": s, "format": RESUME_FORMAT}
     rows = _resume(state_path, identity, model, optimizer, generator, log)
     if not rows:
@@ -125,11 +128,10 @@ def finetune(
         epoch_sse = train_epoch(model, optimizer, train_x, perm, batch, s["loss"])
         train_sse = epoch_sse.item() / (steps_per_epoch * batch)  # the only sync of the epoch
         seconds = time.perf_counter() - start
-        diverged = not math.isfinite(train_sse)
-        rows.append(
-            _row(keys, epoch, epoch * steps_per_epoch, model, train_x, test_x, optimizer,
-                 train_sse, seconds, rows[-1]["cumulative_seconds"] + seconds, diverged)
-        )  # fmt: skip
+        row = _row(keys, epoch, epoch * steps_per_epoch, model, train_x, test_x, optimizer,
+                   train_sse, seconds, rows[-1]["cumulative_seconds"] + seconds, False)  # fmt: skip
+        row["diverged"] = diverged = _diverged(row, rows[0])
+        rows.append(row)
         log(_progress(rows[-1]))
         if time.monotonic() - last_save >= save_every_s:
             _save_state(state_path, identity, model, optimizer, generator, rows)
@@ -219,6 +221,17 @@ def _row(keys, epoch, step, model, train_x, test_x, optimizer, train_sse, second
         "torch_version": str(torch.__version__),  # TorchVersion would not load with weights_only
         "finished_at": time.time(),
     }
+
+
+def _diverged(row: dict, start: dict) -> bool:
+    """A run has diverged when its errors are no longer finite, or when its test RER is
+    more than DIVERGED times that of the pre-trained network (epoch 0): a sigmoid network
+    driven into saturation by a huge rate stays finite, with zero gradients, far above
+    where it started. Training stops there; tables leave diverged seeds out of means."""
+    errors = (row["train_rer_sse"], row["test_rer_sse"])
+    if not all(math.isfinite(e) for e in errors):
+        return True
+    return row["test_rer_sse"] > DIVERGED * start["test_rer_sse"]
 
 
 def _progress(row: dict) -> str:

@@ -1,18 +1,17 @@
-"""Snakemake script of rule download_mnist: thin wrapper around adamix.data."""
-
-import logging
+"""Snakemake script of rule download_mnist: adamix.data.download_mnist."""
 
 from adamix.data import download_mnist
+from adamix.joblog import job_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-cfg = snakemake.params.data
-source = download_mnist(
-    snakemake.output[0],
-    mirrors=cfg["mirrors"],
-    files=cfg["files"],
-    offline=cfg["offline"],
-    timeout=cfg["timeout_s"],
-    retries=cfg["retries"],
-    log=logging.info,
-)
-logging.info("MNIST source: %s", source)
+with job_log(snakemake.log[0]) as log:
+    cfg = snakemake.params.data
+    source = download_mnist(
+        snakemake.output[0],
+        mirrors=cfg["mirrors"],
+        files=cfg["files"],
+        offline=cfg["offline"],
+        timeout=cfg["timeout_s"],
+        retries=cfg["retries"],
+        log=log.info,
+    )
+    log.info("MNIST source: %s", source)
