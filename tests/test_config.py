@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 import yaml
 
-from conftest import copy_workflow, snakemake
+from adamix.settings import FinetuneSettings
+from conftest import REPO, copy_workflow, snakemake
 
 
 def dry_run_with(tmp_path, edit) -> str:
@@ -27,8 +29,13 @@ def dry_run_with(tmp_path, edit) -> str:
     [
         (
             lambda c: c["experiments"]["exp1"]["runs"].append("Adam+Cons"),
-            r"'Adam\+Cons' does not match",
+            r"exp1.runs: 'Adam\+Cons' names no registered rule 'Adam'",
         ),
+        (
+            lambda c: c["experiments"]["exp1"]["runs"].append("Cons-Cons"),
+            r"'Cons-Cons' does not match",
+        ),
+        (lambda c: c.update(plugins=["missing.py"]), r"plug-in 'missing.py': no such file"),
         (lambda c: c["data"]["sizes"].append(1.5), r"1.5 is greater than the maximum of 1"),
         (lambda c: c["data"]["sizes"].append(0), r"0 is less than or equal to the minimum of 0"),
         (
@@ -47,7 +54,9 @@ def dry_run_with(tmp_path, edit) -> str:
         ),
     ],
     ids=[
-        "schedule",
+        "unknown-rule",
+        "not-a-run",
+        "missing-plugin",
         "fraction>1",
         "fraction=0",
         "negative-rate",
@@ -82,3 +91,47 @@ def test_seeds_from_the_command_line(tmp_path):
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     assert int(counts["finetune"]) == 16 + 3 + 14 * 4 and int(counts["pretrain_layer"]) == 4 * 4
+
+
+BAD_PLUGINS = {
+    "clash": (
+        "register(ScalarRule('AdaMix', lambda h, t, R: h['lr'], reads=('lr',)))",
+        r"plug-in 'bad.py': rule 'AdaMix' is already registered",
+    ),
+    "missing-part": (
+        "register(AdaptiveRule('Half', reads=(), scale=lambda h, s: 1.0, init=None,"
+        " fold=None, factor=None, no_state_factor=None))",
+        r"plug-in 'bad.py': rule 'Half': init, fold, factor, no_state_factor must be a function",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PLUGINS)
+def test_bad_plugin_is_refused_before_any_job(tmp_path, case):
+    code, expected = BAD_PLUGINS[case]
+
+    def edit(config):
+        config["plugins"] = ["bad.py"]
+        (tmp_path / "wf" / "bad.py").write_text(
+            f"from adamix.schedules import AdaptiveRule, ScalarRule, register\n{code}\n"
+        )
+
+    output = dry_run_with(tmp_path, edit)
+    assert re.search(expected, output), output[-2000:]
+
+
+def test_schema_agrees_with_the_settings_object():
+    # The finetune block of the config schema and adamix.settings.FinetuneSettings list the
+    # same settings, with the same defaults and choices.
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    block = schema["properties"]["finetune"]["properties"]
+    fields = {f.name: f for f in dataclasses.fields(FinetuneSettings)}
+    assert list(block) == list(fields)
+    for name, f in fields.items():
+        assert block[name]["default"] == f.default, name
+        assert block[name].get("enum") == (
+            list(f.metadata["choices"]) if "choices" in f.metadata else None
+        )
+    readable = schema["$defs"]["ambiguities"]["properties"]
+    for name, spec in readable.items():
+        assert spec["enum"] == list(fields[name].metadata["choices"]), name

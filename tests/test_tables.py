@@ -1,5 +1,7 @@
-"""adamix.tables on synthetic metrics whose answers are known: loading, the paper's
-numbers, the experiment and wall-time tables, and each claim's four verdicts."""
+"""adamix.tables on synthetic metrics whose answers are known: loading and gathering the
+per-job metrics, the paper's numbers (adamix.paper), the experiment and wall-time tables
+and their files. The synthetic metrics here serve test_claims, test_figures and
+test_reproduction too."""
 
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adamix import tables
-from adamix.metrics import FINETUNE_SCHEMA
-from adamix.tables import FAILS, HOLDS, NOT_RUN, UNCLEAR
+from adamix import paper, tables
+from adamix.metrics import FINETUNE_SCHEMA, load_metrics, read_metrics
 
 T2 = 4.302653  # t_{0.975, 2}: 95% CI of a mean over 3 seeds
 T1 = 12.706205  # t_{0.975, 1}: over 2 seeds
@@ -49,9 +50,10 @@ def job_rows(run, size, seed, final, *, epochs=2, reading="default", seconds=1.0
         rows.append(
             {
                 "reading": reading, "weight_rule": weight, "bias_rule": bias,
-                "size": float(size), "seed": seed, "timing": "current", "adadec": "paper",
-                "t_unit": "step", "g_scale": "sum", "loss": "sse", "epoch": epoch,
-                "step": 60 * epoch, "train_rer_sse": rer, "test_rer_sse": rer,
+                "size": float(size), "seed": seed, "epochs": epochs, "batch_size": 100,
+                "lr": 1e-3, "K": 1.0, "q": 0.75, "xi": 0.999, "timing": "current",
+                "adadec": "paper", "t_unit": "step", "g_scale": "sum", "loss": "sse",
+                "epoch": epoch, "step": 60 * epoch, "train_rer_sse": rer, "test_rer_sse": rer,
                 "train_rer_mse": rer / 784, "test_rer_mse": rer / 784,
                 "epoch_seconds": seconds if epoch else 0.0,
                 "cumulative_seconds": seconds * epoch, "lr_weight_mean": 1e-3,
@@ -95,11 +97,22 @@ def test_load_metrics_concatenates_jobs(tmp_path):
     a, b = metrics({"Cons+Cons": [8.0]}), metrics({"AdaMix+Power": [7.0, 7.5]})
     write_parquet(tmp_path / "a.parquet", a)
     write_parquet(tmp_path / "b.parquet", b)
-    df = tables.load_metrics([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    df = load_metrics([tmp_path / "a.parquet", tmp_path / "b.parquet"])
     assert list(df.columns) == FINETUNE_SCHEMA.names
     assert len(df) == len(a) + len(b) == 9
-    assert tables.read_metrics([tmp_path / "a.parquet"]).schema.equals(FINETUNE_SCHEMA)
-    assert tables.load_metrics([]).empty
+    assert read_metrics([tmp_path / "a.parquet"]).schema.equals(FINETUNE_SCHEMA)
+    assert load_metrics([]).empty
+
+
+def test_gather_metrics_writes_one_parquet(tmp_path):
+    a, b = metrics({"Cons+Cons": [8.0]}), metrics({"AdaMix+Power": [7.0, 7.5]})
+    write_parquet(tmp_path / "a.parquet", a)
+    write_parquet(tmp_path / "b.parquet", b)
+    out = tmp_path / "metrics.parquet"
+    tables.gather_metrics([tmp_path / "a.parquet", tmp_path / "b.parquet"], out)
+    gathered = pq.read_table(out)
+    assert gathered.schema.equals(FINETUNE_SCHEMA) and gathered.num_rows == 9
+    pd.testing.assert_frame_equal(gathered.to_pandas(), pd.concat([a, b], ignore_index=True))
 
 
 @pytest.mark.parametrize(
@@ -118,13 +131,13 @@ def test_load_metrics_refuses_another_schema(tmp_path, change, message):
     schema = change(FINETUNE_SCHEMA)
     write_parquet(bad, df.assign(extra=1.0) if "extra" in schema.names else df, schema)
     with pytest.raises(ValueError, match=f"bad.parquet.*{message}"):
-        tables.load_metrics([good, bad])
+        load_metrics([good, bad])
 
 
 def test_paper_results_as_printed():
-    paper = tables.paper_results()
-    assert "Acta Automatica Sinica" in paper["citation"] and "42(6)" in paper["citation"]
-    exps = paper["experiments"]
+    results = paper.paper_results()
+    assert "Acta Automatica Sinica" in results["citation"] and "42(6)" in results["citation"]
+    exps = results["experiments"]
     assert exps["exp1"]["rer_epoch50"] == {
         "Cons+Cons": {0.1: 8.37},
         "AdaGrad+AdaGrad": {0.1: 8.47},
@@ -144,27 +157,17 @@ def test_paper_results_as_printed():
         assert set(exps[name]["rer_epoch50"]) == set(exp["runs"])
 
 
-# ------------------------------------------------------------------ statistics
-
-
-def test_t_quantile_matches_student_t():
-    assert tables.t_quantile_975(2) == pytest.approx(T2)
-    assert tables.t_quantile_975(10**6) == pytest.approx(1.959964, abs=1e-5)
-    stats = pytest.importorskip("scipy.stats")
-    for df in range(1, 300):
-        assert tables.t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-6)
-    with pytest.raises(ValueError):
-        tables.t_quantile_975(0)
-
-
-def test_t_interval():
-    x = [8.0, 8.5, 9.1]
-    half = T2 * np.std(x, ddof=1) / math.sqrt(3)
-    assert tables.t_interval(x) == pytest.approx((np.mean(x) - half, np.mean(x) + half))
-    assert all(math.isnan(v) for v in tables.t_interval([8.0]))
-    assert tables.t_interval([8.0, math.inf, 9.0, math.nan]) == pytest.approx(
-        tables.t_interval([8.0, 9.0])
-    )
+def test_paper_lookups():
+    assert paper.paper_rer("exp1", "AdaMix+Power", 0.1) == 7.82
+    assert paper.paper_rer("exp5", "AdaMix+Power", 1) == 3.56  # sizes as numbers, 1 = 1.0
+    assert math.isnan(paper.paper_rer("exp5", "AdaMix+Power", 0.01))  # a size not reported
+    assert math.isnan(paper.paper_rer("exp2", "AdaMix+Power", 0.1))  # a run not in exp2
+    assert math.isnan(paper.paper_rer("mine", "Cons+Cons", 0.1))  # not the paper's
+    assert paper.paper_seconds("exp1")["AdaDec+AdaDec"] == 833.79
+    assert paper.paper_seconds("exp2") == {} and paper.paper_seconds("mine") == {}
+    paper.paper_results()["experiments"].clear()  # a copy: the lookups are unaffected
+    paper.paper_seconds("exp1").clear()
+    assert paper.paper_seconds("exp1")["Cons+Cons"] == 693.54
 
 
 # ------------------------------------------------------------------ tables
@@ -235,7 +238,7 @@ def test_walltime_table_numbers():
     cons, adagrad = [1.0, 1.2, 1.1], [1.5, 1.5, 1.8]
     seconds = {"Cons+Cons": cons, "AdaGrad+AdaGrad": adagrad}
     df = metrics(finals, epochs=2, seconds=seconds)
-    table = tables.walltime_table(df, EXPERIMENTS["exp1"], epoch=2).set_index("run")
+    table = tables.walltime_table(df, "exp1", EXPERIMENTS["exp1"], epoch=2).set_index("run")
     ours = 2 * np.array(adagrad)
     row = table.loc["AdaGrad+AdaGrad"]
     assert row["seconds_mean"] == pytest.approx(ours.mean())
@@ -248,12 +251,18 @@ def test_walltime_table_numbers():
     assert row["paper_ratio_to_cons"] == pytest.approx(810.20 / 693.54)
     assert table.loc["Cons+Cons", "ratio_to_cons"] == 1.0
     assert table.loc["AdaMix+Power", "paper_ratio_to_cons"] == pytest.approx(752.56 / 693.54)
+    # any experiment can have wall times; one the paper did not time has no paper columns
+    other = tables.walltime_table(df, "mine", EXPERIMENTS["exp1"], epoch=2).set_index("run")
+    pd.testing.assert_series_equal(other["ratio_to_cons"], table["ratio_to_cons"])
+    assert other["paper_seconds"].isna().all() and other["paper_ratio_to_cons"].isna().all()
 
 
 def test_write_table(tmp_path):
     df = pd.DataFrame({"run": ["Cons+Cons", "AdaMix+Power"], "rer": [8.371234, math.nan]})
     paths = [tmp_path / f"t.{ext}" for ext in ("csv", "md", "html")]
-    tables.write_table(df, paths[0], paths[1], "A title", html_path=paths[2], note="A <note>")
+    tables.write_table(
+        df, dict(zip(["csv", "md", "html"], paths, strict=True)), "A title", "A <note>"
+    )
     pd.testing.assert_frame_equal(pd.read_csv(paths[0]), df, check_dtype=False)
     md = paths[1].read_text().splitlines()
     assert md[0] == "# A title" and "A <note>" in md
@@ -262,165 +271,20 @@ def test_write_table(tmp_path):
     assert "<h1>A title</h1>" in html and "A &lt;note&gt;" in html and "<table" in html
 
 
-# ------------------------------------------------------------------ claims
-
-
-def verdicts(df, experiments=EXPERIMENTS, claim=None) -> list[str] | str:
-    table = tables.claims_table(df, experiments, epoch=2)
-    assert list(table["claim"].drop_duplicates()) == [1, 2, 3, 4, 5, 6]
-    assert table["rule"].str.len().gt(50).all()
-    if claim is None:
-        return list(table["verdict"])
-    (verdict,) = table.loc[table["claim"] == claim, "verdict"]
-    return verdict
-
-
-def exp1(adamix, others=8.3, n=3):
-    return {
-        run: noisy(adamix if run == "AdaMix+Power" else others, n, seed=i)
-        for i, run in enumerate(EXPERIMENTS["exp1"]["runs"])
-    }
-
-
-def test_claim_1_adamix_lowest():
-    assert verdicts(metrics(exp1(7.8)), claim=1) == HOLDS
-    assert verdicts(metrics(exp1(8.6)), claim=1) == FAILS
-    assert verdicts(metrics(exp1(7.8, n=1)), claim=1) == UNCLEAR  # one seed, 6% apart
-    assert verdicts(metrics(exp1(4.0, n=1)), claim=1) == HOLDS  # one seed, a huge effect
-    noisy_runs = {**exp1(8.3), "AdaMix+Power": [7.0, 9.5, 8.2]}
-    assert verdicts(metrics(noisy_runs), claim=1) == UNCLEAR
-    diverged = {**exp1(7.8), "AdaMix+Power": [7.8, 7.9, None]}  # loses on the third seed
-    assert verdicts(metrics(diverged), claim=1) == UNCLEAR
-    others_diverged = {**exp1(7.8), "Cons+Cons": [None, None, None]}
-    assert verdicts(metrics(others_diverged), claim=1) == HOLDS
-    assert verdicts(metrics(exp1(7.8)), {"exp2": EXPERIMENTS["exp2"]}, claim=1) == NOT_RUN
-    no_adagrad = {k: v for k, v in exp1(7.8).items() if k != "AdaGrad+AdaGrad"}
-    assert verdicts(metrics(no_adagrad), claim=1) == NOT_RUN
-
-
-def exp1_seconds(adamix, n=3):
-    return {
-        "AdaMix+Power": noisy(adamix, n, seed=1),
-        "AdaGrad+AdaGrad": noisy(1.2, n, seed=2),
-        "AdaDec+AdaDec": noisy(1.3, n, seed=3),
-        "Cons+Cons": noisy(1.0, n, seed=4),
-    }
-
-
-def test_claim_2_adamix_faster():
-    finals = exp1(7.8)
-    assert verdicts(metrics(finals, seconds=exp1_seconds(1.1)), claim=2) == HOLDS
-    assert verdicts(metrics(finals, seconds=exp1_seconds(1.6)), claim=2) == FAILS
-    one = exp1(7.8, n=1)
-    assert verdicts(metrics(one, seconds=exp1_seconds(1.1, n=1)), claim=2) == UNCLEAR
-    assert verdicts(metrics(finals), {}, claim=2) == NOT_RUN
-
-
-def exp2(cons_none=8.5, none_cons=51.0, cons_cons=8.4, n=3):
-    return {
-        "Cons+None": noisy(cons_none, n, seed=1),
-        "Cons+Cons": noisy(cons_cons, n, seed=2),
-        "None+Cons": noisy(none_cons, n, seed=3),
-    }
-
-
-def test_claim_3_weights_matter():
-    assert verdicts(metrics(exp2()), claim=3) == HOLDS
-    assert verdicts(metrics(exp2(cons_none=12.0)), claim=3) == FAILS  # Cons+None far from Cons+Cons
-    assert verdicts(metrics(exp2(none_cons=10.0)), claim=3) == FAILS  # None+Cons not far worse
-    paper = {"Cons+None": [9.09], "Cons+Cons": [8.37], "None+Cons": [51.40]}
-    assert verdicts(metrics(paper), claim=3) == UNCLEAR  # one seed: "close" cannot be shown
-    assert verdicts(metrics(exp2()), {"exp1": EXPERIMENTS["exp1"]}, claim=3) == NOT_RUN
-
-
-def exp3(adaptive=(8.2, 8.0, 7.9), simple=(8.4, 8.7, 8.5), n=3):
-    runs = ["AdaGrad+Cons", "AdaDec+Cons", "AdaMix+Cons", "Cons+Cons", "Exp+Cons", "Power+Cons"]
-    return {
-        run: noisy(v, n, seed=i)
-        for i, (run, v) in enumerate(zip(runs, adaptive + simple, strict=True))
-    }
-
-
-def test_claim_4_adaptive_weights():
-    assert verdicts(metrics(exp3()), claim=4) == HOLDS
-    assert verdicts(metrics(exp3(adaptive=(9.5, 8.0, 7.9))), claim=4) == FAILS
-    assert verdicts(metrics(exp3(adaptive=(8.4, 8.0, 7.9))), claim=4) == UNCLEAR  # a tie
-    paper = exp3((8.28, 8.10, 7.88), (8.37, 8.67, 8.38), n=1)
-    assert verdicts(metrics(paper), claim=4) == UNCLEAR
-    assert verdicts(metrics(exp3()), {}, claim=4) == NOT_RUN
-
-
-def exp4(values=(8.37, 8.40, 8.35, 8.38, 8.36, 8.39), n=3):
-    return {
-        run: noisy(v, n, seed=i)
-        for i, (run, v) in enumerate(zip(EXPERIMENTS["exp4"]["runs"], values, strict=True))
-    }
-
-
-def test_claim_5_bias_rules_minor():
-    assert verdicts(metrics(exp4()), claim=5) == HOLDS
-    assert verdicts(metrics(exp4((8.37, 8.40, 8.35, 10.0, 8.36, 8.39))), claim=5) == FAILS
-    wide = {**exp4(), "Cons+Exp": [8.0, 8.9, 8.3]}  # CI straddles the ±5% margin
-    assert verdicts(metrics(wide), claim=5) == UNCLEAR
-    paper = exp4((8.37, 8.49, 8.31, 8.54, 8.44, 8.45), n=1)
-    assert verdicts(metrics(paper), claim=5) == UNCLEAR
-    diverged = {**exp4(), "Cons+AdaGrad": [8.4, 8.4, None]}
-    assert verdicts(metrics(diverged), claim=5) == FAILS
-    assert verdicts(metrics(exp4()), {}, claim=5) == NOT_RUN
-
-
-def exp5(values=(7.8, 5.1, 4.1, 3.6), n=3):
-    sizes = EXPERIMENTS["exp5"]["sizes"]
-    return {
-        ("AdaMix+Power", s): noisy(v, n, seed=i)
-        for i, (s, v) in enumerate(zip(sizes, values, strict=True))
-    }
-
-
-def test_claim_6_more_data():
-    assert verdicts(metrics(exp5()), claim=6) == HOLDS
-    assert verdicts(metrics(exp5((7.8, 5.1, 4.1, 4.5))), claim=6) == FAILS
-    assert verdicts(metrics(exp5((7.81, 5.06, 4.06, 3.56), n=1)), claim=6) == UNCLEAR
-    one_size = {k: v for k, v in exp5().items() if k[1] == 0.1}
-    assert (
-        verdicts(metrics(one_size), {"exp5": {**EXPERIMENTS["exp5"], "sizes": [0.1]}}, claim=6)
-        == UNCLEAR
+def test_write_experiment_table(tmp_path):
+    for seed, final in enumerate([8.0, 8.5]):
+        job = metrics({"Cons+Cons": [final]}).assign(seed=seed)
+        write_parquet(tmp_path / f"seed{seed}.parquet", job)
+    inputs = [tmp_path / "seed0.parquet", tmp_path / "seed1.parquet"]
+    out = {ext: tmp_path / f"exp1.{ext}" for ext in ("csv", "md", "html")}
+    table = tables.write_experiment_table(
+        inputs, out, name="exp1", experiment=EXPERIMENTS["exp1"], epoch=2
     )
-    assert verdicts(metrics(exp5()), {}, claim=6) == NOT_RUN
-
-
-def test_claims_per_reading_and_all_experiments_together():
-    df = pd.concat(
-        [
-            metrics({**exp1(7.8), **exp2(), **exp3(), **exp4(), **exp5()}),
-            metrics(exp1(8.6), reading="g_scale-mean"),
-        ]
-    )
-    experiments = {
-        **EXPERIMENTS,
-        "exp1": {**EXPERIMENTS["exp1"], "readings": ["default", "g_scale-mean"]},
-    }
-    table = tables.claims_table(df, experiments, epoch=2)
-    got = list(zip(table["claim"], table["reading"], table["verdict"], strict=True))
-    assert got[:2] == [(1, "default", HOLDS), (1, "g_scale-mean", FAILS)]
-    assert [v for c, _, v in got if c >= 3] == [HOLDS, HOLDS, HOLDS, HOLDS]
-    assert table.loc[table["claim"] == 6, "sizes"].item() == "0.1, 0.3, 0.6, 1"
-
-
-def test_paired_direction_and_close():
-    a, b = pd.Series([1.0, 2.0, math.inf]), pd.Series([2.0, 3.0, 4.0])
-    p = tables.paired(a, b)
-    assert list(p.diffs) == [-1.0, -1.0, math.inf] and p.ref == 3.0
-    assert tables.direction(p) == 0  # the finite seeds say lower, the diverged one higher
-    assert tables.direction(tables.paired(a[:2], b[:2])) == -1  # zero spread, a clear sign
-    both = tables.paired(pd.Series([math.inf, 1.0]), pd.Series([math.inf, 1.5]))
-    assert list(both.diffs) == [-0.5]  # a seed where both diverged carries no information
-    assert (
-        tables.close(tables.paired(pd.Series([1.0, 1.02]), pd.Series([1.0, 1.0])), 0.05) == UNCLEAR
-    )
-    assert (
-        tables.close(tables.paired(pd.Series([1.0, 1.01, 1.0]), pd.Series([1.0] * 3)), 0.05)
-        == HOLDS
-    )
-    assert tables.combine([]) == UNCLEAR
-    assert tables.combine([HOLDS, UNCLEAR, FAILS]) == FAILS
+    assert list(table["run"]) == ["Cons+Cons"] and table["rer_mean"].item() == 8.25
+    pd.testing.assert_frame_equal(pd.read_csv(out["csv"]), table, check_dtype=False)
+    md = out["md"].read_text(encoding="utf-8").splitlines()
+    assert md[0] == "# exp1 (paper figure 4): test RER at fine-tuning epoch 2"
+    assert "<title>exp1 (paper figure 4): test RER" in out["html"].read_text()
+    mine = {key: value for key, value in EXPERIMENTS["exp1"].items() if key != "figure"}
+    tables.write_experiment_table(inputs, out, name="mine", experiment=mine, epoch=2)
+    assert out["md"].read_text().startswith("# mine: test RER at fine-tuning epoch 2\n")

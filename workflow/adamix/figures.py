@@ -6,8 +6,9 @@ Agg backend whatever backend is configured, and leave no global state behind.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from adamix.tables import (
-    BASELINE,
-    paper_results,
-    select_experiment,
-    t_interval,
-    walltime_per_seed,
-)
+from adamix.metrics import load_metrics
+from adamix.paper import paper_rer, paper_seconds
+from adamix.stats import t_interval
+from adamix.tables import BASELINE, select_experiment, walltime_per_seed, write_walltime_table
 
 DPI = 120
 PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI
@@ -31,6 +29,8 @@ MAX_COLUMNS = 3  # panels (readings) per row
 MARK_EVERY = 5  # the paper reports and plots epochs 5, 10, ..., 50
 PAPER_EPOCH = 50
 YLABEL = "test RER (squared error summed over pixels, per image)"
+
+log = logging.getLogger(__name__)
 
 
 def figure_pixels(fig: Figure) -> tuple[int, int]:
@@ -63,7 +63,7 @@ def experiment_figure(
     line per run (per data size in exp5): mean over seeds with a 95% t-CI band, dots at
     epochs 5, 10, ..., and the paper's epoch-50 value as a star of the line's colour at
     epoch 50 (at our last epoch when we ran fewer). One panel per reading.
-    `df`: per-epoch metrics of any jobs (adamix.tables.load_metrics)."""
+    `df`: per-epoch metrics of any jobs (adamix.metrics.load_metrics)."""
     label = _line_label(experiment)
     data = select_experiment(df, experiment)
     last = math.inf if epoch is None else epoch
@@ -75,9 +75,8 @@ def experiment_figure(
     )
     lines = [label(r, float(s)) for r in experiment["runs"] for s in experiment["sizes"]]
     colours = dict(zip(lines, sns.color_palette("tab10", len(lines)), strict=True))
-    paper_experiment = paper_results()["experiments"].get(name, {}).get("rer_epoch50", {})
     paper = {
-        label(r, float(s)): paper_experiment.get(r, {}).get(float(s), math.nan)
+        label(r, float(s)): paper_rer(name, r, s)
         for r in experiment["runs"]
         for s in experiment["sizes"]
     }
@@ -131,14 +130,14 @@ def _rer_panel(ax, data: pd.DataFrame, lines: list, colours: dict, paper: dict) 
 
 
 def walltime_figure(
-    df: pd.DataFrame, experiment: dict, name: str = "exp1", epoch: int | None = None
+    df: pd.DataFrame, name: str, experiment: dict, epoch: int | None = None
 ) -> Figure:
-    """Exp-1 fine-tuning wall time: (a) seconds, ours (mean over seeds, 95% t-CI) beside
+    """Fine-tuning wall time of one experiment: (a) seconds, ours (mean over seeds, 95% t-CI) beside
     the paper's 50-epoch seconds, log scale; (b) the same relative to Cons+Cons, the part
     that compares across machines and epoch counts. One bar colour per reading."""
     ours = walltime_per_seed(df, experiment, epoch)
     ours = ours.assign(source="ours, " + ours["reading"])[["run", "source", "seconds", "ratio"]]
-    paper = paper_results()["experiments"].get(name, {}).get("wall_seconds_50_epochs", {})
+    paper = paper_seconds(name)
     theirs = pd.DataFrame(
         {
             "run": list(paper),
@@ -173,3 +172,30 @@ def walltime_figure(
         f"Wall time of fine-tuning, {name}: ours ({ran}) vs the paper ({PAPER_EPOCH} epochs)"
     )
     return fig
+
+
+# ------------------------------------------------------------------ rule outputs
+
+
+def write_experiment_figure(
+    inputs: Iterable[Path], out: Mapping, name: str, experiment: dict, epoch: int | None = None
+) -> None:
+    """experiment_figure of the per-job metrics files `inputs`, saved as PNG and PDF (rule
+    experiment_figure; `out`: their paths, keys png, pdf)."""
+    inputs = list(inputs)
+    fig = experiment_figure(load_metrics(inputs), name, experiment, epoch=epoch)
+    save_figure(fig, out["png"], out["pdf"])
+    log.info("%s: figure of %d jobs", name, len(inputs))
+
+
+def write_walltime(
+    inputs: Iterable[Path], out: Mapping, name: str, experiment: dict, epoch: int | None = None
+) -> None:
+    """The wall times of one experiment from its per-job metrics files `inputs`: the table
+    (adamix.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG (rule
+    walltime; `out`: their paths, keys png, csv, md, html)."""
+    inputs = list(inputs)
+    metrics = load_metrics(inputs)
+    write_walltime_table(metrics, out, name, experiment, epoch=epoch)
+    save_figure(walltime_figure(metrics, name, experiment, epoch=epoch), out["png"])
+    log.info("%s: wall times of %d jobs", name, len(inputs))

@@ -208,8 +208,8 @@ def pretrain_job(
     top: bool,
     settings: Mapping,
     weight_std: float,
-    size: float,
-    seed: int,
+    size: float | str,
+    seed: int | str,
     device: str = "auto",
     threads: int = 1,
     log: Callable[[str], None] = print,
@@ -221,7 +221,7 @@ def pretrain_job(
     below = [{k: v.to(device) for k, v in load_layer(path).items()} for path in lower]
     rbm, rows = pretrain_layer(
         images, below, n_hidden, top=top, settings=settings, weight_std=weight_std,
-        seed=seed, log=log,
+        seed=int(seed), log=log,
     )  # fmt: skip
     torch.save(rbm, checkpoint)
     pd.DataFrame(rows).assign(

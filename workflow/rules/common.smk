@@ -1,5 +1,7 @@
 # Config validation and the functions that turn the config into target lists.
 import os
+import re
+import sys
 
 from snakemake.utils import validate
 
@@ -14,6 +16,13 @@ validate(config, schema="../schemas/config.schema.yaml")
 # another copy is installed: results always come from the code beside the Snakefile.
 _pythonpath = [os.path.join(workflow.basedir, "workflow"), os.getenv("PYTHONPATH")]
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
+sys.path.insert(0, _pythonpath[0])
+
+from adamix.schedules import RULES, load_plugin  # noqa: E402  (after sys.path)
+
+# The user's own learning-rate rules (config `plugins`): loaded here, so that a missing
+# file, a name clash or an incomplete rule stops the workflow before any job runs.
+PLUGINS = {entry: load_plugin(entry) for entry in config["plugins"]}
 
 
 def size_label(fraction):
@@ -35,12 +44,19 @@ def check_experiments():
                 raise ValueError(
                     f"config experiments.{name}.readings: '{reading}' is not a key of readings"
                 )
+        for run in exp["runs"]:
+            for rule_name in run.split("+"):
+                if rule_name not in RULES:
+                    raise ValueError(
+                        f"config experiments.{name}.runs: '{run}' names no registered rule"
+                        f" '{rule_name}'; rules: {', '.join(RULES)} (add your own: `plugins`)"
+                    )
 
 
 check_experiments()
 
 SIZES = [size_label(s) for s in config["data"]["sizes"]]
-RULE = "None|Cons|Exp|Power|AdaGrad|AdaDec|AdaMix"
+RULE = "|".join(re.escape(name) for name in RULES)  # the registered rules
 N_LAYERS = len(config["model"]["layers"]) - 1
 
 
@@ -88,18 +104,19 @@ def pretrain_layers(size, seed, upto=N_LAYERS):
 
 
 def experiment_outputs(name):
-    """What `snakemake <experiment>` builds: its figure and table (exp1 also the wall times)."""
+    """What `snakemake <experiment>` builds: its figure and table, and its wall times if
+    the config asks for them (`walltime: true`)."""
     outputs = [
         f"results/figures/{name}.png",
         f"results/figures/{name}.pdf",
         f"results/tables/{name}.csv",
         f"results/tables/{name}.md",
     ]
-    if name == "exp1":
+    if config["experiments"][name].get("walltime", False):
         outputs += [
-            "results/figures/exp1_walltime.png",
-            "results/tables/exp1_walltime.csv",
-            "results/tables/exp1_walltime.md",
+            f"results/figures/{name}_walltime.png",
+            f"results/tables/{name}_walltime.csv",
+            f"results/tables/{name}_walltime.md",
         ]
     return outputs
 
@@ -134,4 +151,14 @@ def all_targets():
         "results/tables/claims.csv",
         "results/tables/claims.md",
         "docs/reproduction.md",
+    ]
+
+
+def plugin_files(run):
+    """The plug-in files that define the rules of a Weight+Bias run: inputs of its jobs."""
+    names = set(run.split("+"))
+    return [
+        entry
+        for entry, registered in PLUGINS.items()
+        if entry.endswith(".py") and names & set(registered)
     ]

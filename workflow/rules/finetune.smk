@@ -6,6 +6,7 @@ rule finetune:
     input:
         subset="results/data/subset_{size}.npz",
         layers=lambda wc: pretrain_layers(wc.size, wc.seed),
+        plugins=lambda wc: plugin_files(f"{wc.weight}+{wc.bias}"),
     output:
         metrics="results/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}/metrics.parquet",
     log:
@@ -21,13 +22,20 @@ rule finetune:
         mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
         runtime=lambda wc: 20 + int(600 * float(wc.size)),
         gpu=config["gpus_per_job"],
+    # finetune_job's arguments (workflow/adamix/train.py)
     params:
+        weight_rule="{weight}",
+        bias_rule="{bias}",
+        reading="{reading}",
+        size="{size}",
+        seed="{seed}",
         settings=lambda wc: reading_settings(wc.reading),
         # Kept outside the outputs, so that Snakemake does not delete it when a job is
         # killed: a rerun resumes from the last finished epoch.
         state="results/resume/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
         device=config["device"],
-        resume_every_s=config["resume_every_s"],
+        save_every_s=config["resume_every_s"],
+        plugins=config["plugins"],
     script:
         "../scripts/finetune.py"
 

@@ -21,12 +21,15 @@ rule pretrain_layer:
         mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
         runtime=lambda wc: 10 + int(30 * float(wc.size)),
         gpu=config["gpus_per_job"],
+    # pretrain_job's arguments (workflow/adamix/rbm.py); only this layer's own settings:
+    # changing the top layer reruns the top layer alone.
     params:
-        # Only this layer's own settings: changing the top layer reruns the top layer alone.
         n_hidden=lambda wc: config["model"]["layers"][int(wc.layer)],
         top=lambda wc: int(wc.layer) == N_LAYERS,
         settings=config["pretrain"],
         weight_std=config["model"]["init_weight_variance"] ** 0.5,
+        size="{size}",
+        seed="{seed}",
         device=config["device"],
     script:
         "../scripts/pretrain_layer.py"

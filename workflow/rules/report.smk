@@ -1,11 +1,11 @@
 # Stage 4: aggregation. The per-job metrics gathered, the paper's figures 4-8 and its
-# numbers side by side with ours, the exp-1 wall times, a verdict on each claim, and
-# docs/reproduction.md, which writes all of it up (`snakemake docs`).
-# All cheap: they run on the submitting machine.
+# numbers side by side with ours, the wall times of the experiments that ask for them
+# (`walltime: true`), a verdict on each claim, and docs/reproduction.md, which writes all
+# of it up (`snakemake docs`). All cheap: they run on the submitting machine.
 import re
 
-# Only the config's experiment names, so that results/figures/exp1_walltime.png is not
-# read as an experiment called "exp1_walltime".
+# Only the config's experiment names, so that results/figures/{name}_walltime.png is not
+# read as an experiment called "{name}_walltime".
 EXPERIMENT_NAMES = "|".join(re.escape(name) for name in config["experiments"])
 
 
@@ -56,6 +56,7 @@ rule experiment_table:
     conda:
         "../../envs/adamix.yaml"
     params:
+        name="{experiment}",
         experiment=lambda wc: config["experiments"][wc.experiment],
         epoch=config["finetune"]["epochs"],
     script:
@@ -80,6 +81,7 @@ rule experiment_figure:
     conda:
         "../../envs/adamix.yaml"
     params:
+        name="{experiment}",
         experiment=lambda wc: config["experiments"][wc.experiment],
         epoch=config["finetune"]["epochs"],
     script:
@@ -88,33 +90,36 @@ rule experiment_figure:
 
 rule walltime:
     input:
-        lambda wc: experiment_metrics("exp1"),
+        lambda wc: experiment_metrics(wc.experiment),
     output:
         png=report(
-            "results/figures/exp1_walltime.png",
+            "results/figures/{experiment}_walltime.png",
             caption="../report/walltime_figure.rst",
-            category="exp1",
+            category="{experiment}",
             subcategory="wall time",
         ),
         csv=report(
-            "results/tables/exp1_walltime.csv",
+            "results/tables/{experiment}_walltime.csv",
             caption="../report/walltime_table.rst",
-            category="exp1",
+            category="{experiment}",
             subcategory="table (CSV)",
         ),
-        md="results/tables/exp1_walltime.md",
+        md="results/tables/{experiment}_walltime.md",
         html=report(
-            "results/tables/exp1_walltime.html",
+            "results/tables/{experiment}_walltime.html",
             caption="../report/walltime_table.rst",
-            category="exp1",
+            category="{experiment}",
             subcategory="wall time",
         ),
     log:
-        "logs/report/walltime.log",
+        "logs/report/walltime/{experiment}.log",
+    wildcard_constraints:
+        experiment=EXPERIMENT_NAMES,
     conda:
         "../../envs/adamix.yaml"
     params:
-        experiment=lambda wc: config["experiments"]["exp1"],
+        name="{experiment}",
+        experiment=lambda wc: config["experiments"][wc.experiment],
         epoch=config["finetune"]["epochs"],
     script:
         "../scripts/walltime.py"

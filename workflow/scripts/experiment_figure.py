@@ -1,13 +1,11 @@
-"""Snakemake script of rule experiment_figure: the paper's figure of one experiment."""
+"""Snakemake script of rule experiment_figure: the paper's figure of one experiment.
 
-import logging
+adamix.figures.write_experiment_figure; the rule names its params after the arguments."""
 
-from adamix.figures import experiment_figure, save_figure
-from adamix.tables import load_metrics
+from adamix.figures import write_experiment_figure
+from adamix.joblog import job_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-name = snakemake.wildcards.experiment
-experiment, epoch = snakemake.params.experiment, snakemake.params.epoch
-fig = experiment_figure(load_metrics(snakemake.input), name, experiment, epoch=epoch)
-save_figure(fig, snakemake.output.png, snakemake.output.pdf)
-logging.info("%s: figure of %d jobs", name, len(snakemake.input))
+with job_log(snakemake.log[0]):
+    write_experiment_figure(
+        snakemake.input, dict(snakemake.output.items()), **dict(snakemake.params.items())
+    )

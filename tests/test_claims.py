@@ -1,0 +1,168 @@
+"""adamix.claims on synthetic metrics whose answers are known: each claim's four verdicts
+(holds, does not hold, inconclusive, not run), per reading, and the files of rule claims."""
+
+from __future__ import annotations
+
+import pandas as pd
+from test_tables import EXPERIMENTS, metrics, noisy, write_parquet
+
+from adamix import claims
+from adamix.stats import FAILS, HOLDS, NOT_RUN, UNCLEAR
+
+
+def verdicts(df, experiments=EXPERIMENTS, claim=None) -> list[str] | str:
+    table = claims.claims_table(df, experiments, epoch=2)
+    assert list(table["claim"].drop_duplicates()) == [1, 2, 3, 4, 5, 6]
+    assert table["rule"].str.len().gt(50).all()
+    if claim is None:
+        return list(table["verdict"])
+    (verdict,) = table.loc[table["claim"] == claim, "verdict"]
+    return verdict
+
+
+def exp1(adamix, others=8.3, n=3):
+    return {
+        run: noisy(adamix if run == "AdaMix+Power" else others, n, seed=i)
+        for i, run in enumerate(EXPERIMENTS["exp1"]["runs"])
+    }
+
+
+def test_claim_1_adamix_lowest():
+    assert verdicts(metrics(exp1(7.8)), claim=1) == HOLDS
+    assert verdicts(metrics(exp1(8.6)), claim=1) == FAILS
+    assert verdicts(metrics(exp1(7.8, n=1)), claim=1) == UNCLEAR  # one seed, 6% apart
+    assert verdicts(metrics(exp1(4.0, n=1)), claim=1) == HOLDS  # one seed, a huge effect
+    noisy_runs = {**exp1(8.3), "AdaMix+Power": [7.0, 9.5, 8.2]}
+    assert verdicts(metrics(noisy_runs), claim=1) == UNCLEAR
+    diverged = {**exp1(7.8), "AdaMix+Power": [7.8, 7.9, None]}  # loses on the third seed
+    assert verdicts(metrics(diverged), claim=1) == UNCLEAR
+    others_diverged = {**exp1(7.8), "Cons+Cons": [None, None, None]}
+    assert verdicts(metrics(others_diverged), claim=1) == HOLDS
+    assert verdicts(metrics(exp1(7.8)), {"exp2": EXPERIMENTS["exp2"]}, claim=1) == NOT_RUN
+    no_adagrad = {k: v for k, v in exp1(7.8).items() if k != "AdaGrad+AdaGrad"}
+    assert verdicts(metrics(no_adagrad), claim=1) == NOT_RUN
+
+
+def exp1_seconds(adamix, n=3):
+    return {
+        "AdaMix+Power": noisy(adamix, n, seed=1),
+        "AdaGrad+AdaGrad": noisy(1.2, n, seed=2),
+        "AdaDec+AdaDec": noisy(1.3, n, seed=3),
+        "Cons+Cons": noisy(1.0, n, seed=4),
+    }
+
+
+def test_claim_2_adamix_faster():
+    finals = exp1(7.8)
+    assert verdicts(metrics(finals, seconds=exp1_seconds(1.1)), claim=2) == HOLDS
+    assert verdicts(metrics(finals, seconds=exp1_seconds(1.6)), claim=2) == FAILS
+    one = exp1(7.8, n=1)
+    assert verdicts(metrics(one, seconds=exp1_seconds(1.1, n=1)), claim=2) == UNCLEAR
+    assert verdicts(metrics(finals), {}, claim=2) == NOT_RUN
+
+
+def exp2(cons_none=8.5, none_cons=51.0, cons_cons=8.4, n=3):
+    return {
+        "Cons+None": noisy(cons_none, n, seed=1),
+        "Cons+Cons": noisy(cons_cons, n, seed=2),
+        "None+Cons": noisy(none_cons, n, seed=3),
+    }
+
+
+def test_claim_3_weights_matter():
+    assert verdicts(metrics(exp2()), claim=3) == HOLDS
+    assert verdicts(metrics(exp2(cons_none=12.0)), claim=3) == FAILS  # Cons+None far from Cons+Cons
+    assert verdicts(metrics(exp2(none_cons=10.0)), claim=3) == FAILS  # None+Cons not far worse
+    paper = {"Cons+None": [9.09], "Cons+Cons": [8.37], "None+Cons": [51.40]}
+    assert verdicts(metrics(paper), claim=3) == UNCLEAR  # one seed: "close" cannot be shown
+    assert verdicts(metrics(exp2()), {"exp1": EXPERIMENTS["exp1"]}, claim=3) == NOT_RUN
+
+
+def exp3(adaptive=(8.2, 8.0, 7.9), simple=(8.4, 8.7, 8.5), n=3):
+    runs = ["AdaGrad+Cons", "AdaDec+Cons", "AdaMix+Cons", "Cons+Cons", "Exp+Cons", "Power+Cons"]
+    return {
+        run: noisy(v, n, seed=i)
+        for i, (run, v) in enumerate(zip(runs, adaptive + simple, strict=True))
+    }
+
+
+def test_claim_4_adaptive_weights():
+    assert verdicts(metrics(exp3()), claim=4) == HOLDS
+    assert verdicts(metrics(exp3(adaptive=(9.5, 8.0, 7.9))), claim=4) == FAILS
+    assert verdicts(metrics(exp3(adaptive=(8.4, 8.0, 7.9))), claim=4) == UNCLEAR  # a tie
+    paper = exp3((8.28, 8.10, 7.88), (8.37, 8.67, 8.38), n=1)
+    assert verdicts(metrics(paper), claim=4) == UNCLEAR
+    assert verdicts(metrics(exp3()), {}, claim=4) == NOT_RUN
+
+
+def exp4(values=(8.37, 8.40, 8.35, 8.38, 8.36, 8.39), n=3):
+    return {
+        run: noisy(v, n, seed=i)
+        for i, (run, v) in enumerate(zip(EXPERIMENTS["exp4"]["runs"], values, strict=True))
+    }
+
+
+def test_claim_5_bias_rules_minor():
+    assert verdicts(metrics(exp4()), claim=5) == HOLDS
+    assert verdicts(metrics(exp4((8.37, 8.40, 8.35, 10.0, 8.36, 8.39))), claim=5) == FAILS
+    wide = {**exp4(), "Cons+Exp": [8.0, 8.9, 8.3]}  # CI straddles the ±5% margin
+    assert verdicts(metrics(wide), claim=5) == UNCLEAR
+    paper = exp4((8.37, 8.49, 8.31, 8.54, 8.44, 8.45), n=1)
+    assert verdicts(metrics(paper), claim=5) == UNCLEAR
+    diverged = {**exp4(), "Cons+AdaGrad": [8.4, 8.4, None]}
+    assert verdicts(metrics(diverged), claim=5) == FAILS
+    assert verdicts(metrics(exp4()), {}, claim=5) == NOT_RUN
+
+
+def exp5(values=(7.8, 5.1, 4.1, 3.6), n=3):
+    sizes = EXPERIMENTS["exp5"]["sizes"]
+    return {
+        ("AdaMix+Power", s): noisy(v, n, seed=i)
+        for i, (s, v) in enumerate(zip(sizes, values, strict=True))
+    }
+
+
+def test_claim_6_more_data():
+    assert verdicts(metrics(exp5()), claim=6) == HOLDS
+    assert verdicts(metrics(exp5((7.8, 5.1, 4.1, 4.5))), claim=6) == FAILS
+    assert verdicts(metrics(exp5((7.81, 5.06, 4.06, 3.56), n=1)), claim=6) == UNCLEAR
+    one_size = {k: v for k, v in exp5().items() if k[1] == 0.1}
+    assert (
+        verdicts(metrics(one_size), {"exp5": {**EXPERIMENTS["exp5"], "sizes": [0.1]}}, claim=6)
+        == UNCLEAR
+    )
+    assert verdicts(metrics(exp5()), {}, claim=6) == NOT_RUN
+
+
+def test_claims_per_reading_and_all_experiments_together():
+    df = pd.concat(
+        [
+            metrics({**exp1(7.8), **exp2(), **exp3(), **exp4(), **exp5()}),
+            metrics(exp1(8.6), reading="g_scale-mean"),
+        ]
+    )
+    experiments = {
+        **EXPERIMENTS,
+        "exp1": {**EXPERIMENTS["exp1"], "readings": ["default", "g_scale-mean"]},
+    }
+    table = claims.claims_table(df, experiments, epoch=2)
+    got = list(zip(table["claim"], table["reading"], table["verdict"], strict=True))
+    assert got[:2] == [(1, "default", HOLDS), (1, "g_scale-mean", FAILS)]
+    assert [v for c, _, v in got if c >= 3] == [HOLDS, HOLDS, HOLDS, HOLDS]
+    assert table.loc[table["claim"] == 6, "sizes"].item() == "0.1, 0.3, 0.6, 1"
+
+
+def test_write_claims(tmp_path):
+    path = tmp_path / "metrics.parquet"
+    write_parquet(path, metrics({**exp1(7.8), **exp2()}))
+    out = {ext: tmp_path / f"claims.{ext}" for ext in ("csv", "md", "html")}
+    experiments = {name: EXPERIMENTS[name] for name in ("exp1", "exp2")}
+    table = claims.write_claims([path], out, experiments=experiments, epoch=2)
+    written = pd.read_csv(out["csv"], dtype=str, keep_default_na=False)
+    assert list(written.columns) == claims.CLAIM_COLUMNS
+    assert list(written["verdict"]) == list(table["verdict"])
+    assert list(table["verdict"])[:3] == [HOLDS, UNCLEAR, HOLDS]  # claims 1-3; 4-6 not run
+    assert list(table["verdict"])[3:] == [NOT_RUN] * 3
+    md = out["md"].read_text(encoding="utf-8")
+    assert md.startswith("# The paper's claims: verdicts\n\nPer reading, on the final-epoch (2)")
+    assert "<h1>The paper&#x27;s claims: verdicts</h1>" in out["html"].read_text()

@@ -1,0 +1,64 @@
+"""adamix.stats: Student-t quantiles and intervals, and the per-seed comparison of two
+runs with its verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adamix import stats
+from adamix.stats import FAILS, HOLDS, UNCLEAR
+
+T2 = 4.302653  # t_{0.975, 2}: 95% CI of a mean over 3 seeds
+
+
+def test_t_quantile_matches_student_t():
+    assert stats.t_quantile_975(2) == pytest.approx(T2)
+    assert stats.t_quantile_975(10**6) == pytest.approx(1.959964, abs=1e-5)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in range(1, 300):
+        assert stats.t_quantile_975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=2e-6)
+    with pytest.raises(ValueError):
+        stats.t_quantile_975(0)
+
+
+def test_t_interval():
+    x = [8.0, 8.5, 9.1]
+    half = T2 * np.std(x, ddof=1) / math.sqrt(3)
+    assert stats.t_interval(x) == pytest.approx((np.mean(x) - half, np.mean(x) + half))
+    assert all(math.isnan(v) for v in stats.t_interval([8.0]))
+    assert stats.t_interval([8.0, math.inf, 9.0, math.nan]) == pytest.approx(
+        stats.t_interval([8.0, 9.0])
+    )
+
+
+def test_describe_leaves_out_diverged_values():
+    x = [8.0, 8.5, 9.1]
+    got = stats.describe([*x, math.inf, math.nan])
+    assert got["n"] == 3
+    assert got["mean"] == pytest.approx(np.mean(x)) and got["std"] == pytest.approx(
+        np.std(x, ddof=1)
+    )
+    assert (got["ci95_low"], got["ci95_high"]) == pytest.approx(stats.t_interval(x))
+    one = stats.describe([8.0])
+    assert one["n"] == 1 and one["mean"] == 8.0 and math.isnan(one["std"])
+    assert math.isnan(stats.describe([math.inf])["mean"])
+
+
+def test_paired_direction_and_close():
+    a, b = pd.Series([1.0, 2.0, math.inf]), pd.Series([2.0, 3.0, 4.0])
+    p = stats.paired(a, b)
+    assert list(p.diffs) == [-1.0, -1.0, math.inf] and p.ref == 3.0
+    assert stats.direction(p) == 0  # the finite seeds say lower, the diverged one higher
+    assert stats.direction(stats.paired(a[:2], b[:2])) == -1  # zero spread, a clear sign
+    both = stats.paired(pd.Series([math.inf, 1.0]), pd.Series([math.inf, 1.5]))
+    assert list(both.diffs) == [-0.5]  # a seed where both diverged carries no information
+    assert stats.close(stats.paired(pd.Series([1.0, 1.02]), pd.Series([1.0, 1.0])), 0.05) == UNCLEAR
+    assert (
+        stats.close(stats.paired(pd.Series([1.0, 1.01, 1.0]), pd.Series([1.0] * 3)), 0.05) == HOLDS
+    )
+    assert stats.combine([]) == UNCLEAR
+    assert stats.combine([HOLDS, UNCLEAR, FAILS]) == FAILS

@@ -1,0 +1,259 @@
+"""The paper's six claims, each judged per reading on our final-epoch results: holds,
+does not hold, inconclusive or not run, with the numbers behind the verdict and the rule
+that decides it (adamix.stats)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adamix.metrics import load_metrics
+from adamix.stats import (
+    FAILS,
+    HOLDS,
+    HUGE,
+    NOT_RUN,
+    UNCLEAR,
+    close,
+    combine,
+    higher,
+    lower,
+    paired,
+)
+from adamix.tables import BASELINE, final_rows, select_experiment, write_table
+
+FAR = 2.0  # claim 3: "much worse" = more than twice the RER
+CLOSE = 0.10  # claim 3: "close" = within 10% of Cons+Cons's RER
+BARELY = 0.05  # claim 5: "barely matter" = within 5% of Cons+Cons's RER
+# The two tests the rules of the claims are made of, as each claim's `rule` spells them.
+RELIABLY = (
+    " Reliably lower/higher: the 95% t-CI of the mean per-seed difference (runs share seeds)"
+    f" excludes 0; with one seed, the difference exceeds {HUGE:.0%} of the reference; a seed"
+    " where only one run diverged counts as a loss for that run."
+)
+WITHIN = (
+    " Within m: the 95% t-CI of the mean per-seed difference lies inside ±m (wholly outside,"
+    f" any one-sided divergence, or with one seed a difference beyond {HUGE:.0%}: does not"
+    " hold)."
+)
+
+# The runs the claims compare.
+EXP1_OTHERS = ["Cons+Cons", "AdaGrad+AdaGrad", "AdaDec+AdaDec"]
+ADAPTIVE = ["AdaGrad+Cons", "AdaDec+Cons", "AdaMix+Cons"]
+SIMPLE = ["Cons+Cons", "Exp+Cons", "Power+Cons"]
+EXP4_OTHERS = ["Cons+Exp", "Cons+Power", "Cons+AdaGrad", "Cons+AdaDec", "Cons+AdaMix"]
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ rules
+# Each claim is judged on a "wide" table: index seed, one column per run (per data size
+# for claim 6), values the final-epoch test RER (+inf: diverged) or, for claim 2, seconds.
+
+
+def claim_adamix_lowest(rer: pd.DataFrame) -> tuple[str, str]:
+    """Claim 1 (exp1): AdaMix+Power has a lower RER than each of the other three runs."""
+    diffs = {run: paired(rer["AdaMix+Power"], rer[run]) for run in EXP1_OTHERS}
+    numbers = "; ".join(f"AdaMix+Power − {run}: {p}" for run, p in diffs.items())
+    return combine(lower(p) for p in diffs.values()), numbers
+
+
+def claim_adamix_faster(seconds: pd.DataFrame) -> tuple[str, str]:
+    """Claim 2 (exp1): AdaMix+Power takes less time than AdaGrad+AdaGrad and AdaDec+AdaDec."""
+    diffs = {run: paired(seconds["AdaMix+Power"], seconds[run]) for run in EXP1_OTHERS[1:]}
+    numbers = "; ".join(f"AdaMix+Power − {run}, seconds: {p}" for run, p in diffs.items())
+    return combine(lower(p) for p in diffs.values()), numbers
+
+
+def claim_weights_matter(rer: pd.DataFrame) -> tuple[str, str]:
+    """Claim 3 (exp2): None+Cons is far worse than Cons+None, which is close to Cons+Cons."""
+    far = paired(rer["None+Cons"], FAR * rer["Cons+None"])
+    near = paired(rer["Cons+None"], rer["Cons+Cons"])
+    numbers = (
+        f"{_means(rer, ['Cons+None', 'Cons+Cons', 'None+Cons'])}; "
+        f"None+Cons − {FAR:g}×Cons+None: {far}; Cons+None − Cons+Cons: {near}, "
+        f"margin ±{CLOSE * abs(near.ref):.3g}"
+    )
+    return combine([higher(far), close(near, CLOSE)]), numbers
+
+
+def claim_adaptive_weights(rer: pd.DataFrame) -> tuple[str, str]:
+    """Claim 4 (exp3): every adaptive weight rule beats every simple one (9 pairs)."""
+    verdicts = [lower(paired(rer[a], rer[s])) for a in ADAPTIVE for s in SIMPLE]
+    numbers = (
+        f"{_means(rer, ADAPTIVE + SIMPLE)}; of {len(verdicts)} pairs adaptive − simple: "
+        f"{verdicts.count(HOLDS)} reliably lower, {verdicts.count(FAILS)} reliably higher"
+    )
+    return combine(verdicts), numbers
+
+
+def claim_bias_rules_minor(rer: pd.DataFrame) -> tuple[str, str]:
+    """Claim 5 (exp4): every bias rule's RER within BARELY of Cons+Cons's."""
+    diffs = {run: paired(rer[run], rer[BASELINE]) for run in EXP4_OTHERS}
+    means = rer.where(np.isfinite(rer)).mean()
+    spread = means.max() - means.min()
+    numbers = (
+        f"spread of the six means {spread:.3g} ({spread / means[BASELINE]:.1%} of Cons+Cons); "
+        f"margin ±{BARELY * means[BASELINE]:.3g}; "
+        + "; ".join(f"{run} − Cons+Cons: {p}" for run, p in diffs.items())
+    )
+    return combine(close(p, BARELY) for p in diffs.values()), numbers
+
+
+def claim_more_data(rer: pd.DataFrame) -> tuple[str, str]:
+    """Claim 6 (exp5): RER decreases from each data size to the next larger one."""
+    sizes = sorted(rer.columns)
+    if len(sizes) < 2:
+        return UNCLEAR, f"only one data size ({sizes[0]:g})"
+    steps = {(s, t): paired(rer[t], rer[s]) for s, t in zip(sizes[:-1], sizes[1:], strict=True)}
+    numbers = f"{_means(rer, sizes)}; " + "; ".join(
+        f"{t:g} − {s:g}: {p}" for (s, t), p in steps.items()
+    )
+    return combine(lower(p) for p in steps.values()), numbers
+
+
+def _means(wide: pd.DataFrame, columns: Sequence) -> str:
+    parts = []
+    for c in columns:
+        x = wide[c].astype(float)
+        text = f"{c} {x[np.isfinite(x)].mean():.4g}"
+        if lost := int(np.isinf(x).sum()):
+            text += f" ({lost} diverged)"
+        parts.append(text)
+    return "means: " + ", ".join(parts)
+
+
+# ------------------------------------------------------------------ table
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: the experiment and runs it needs, `judge` applied to a wide table of
+    `value` (per seed x `columns`), and `rule`, the same in words."""
+
+    number: int
+    statement: str
+    experiment: str
+    runs: tuple[str, ...]  # the runs the claim needs
+    judge: Callable[[pd.DataFrame], tuple[str, str]]
+    rule: str
+    value: str = "rer"  # or "seconds"
+    columns: str = "run"  # or "size": one column per data size
+
+
+CLAIMS = [
+    Claim(
+        1, "AdaMix has the lowest RER of the four in exp 1", "exp1",
+        ("AdaMix+Power", *EXP1_OTHERS), claim_adamix_lowest,
+        "Holds if AdaMix+Power is reliably lower than each of Cons+Cons, AdaGrad+AdaGrad and"
+        " AdaDec+AdaDec; does not hold if reliably higher than any; else inconclusive."
+        + RELIABLY,
+    ),
+    Claim(
+        2, "AdaMix costs less time than AdaGrad and AdaDec (exp 1)", "exp1",
+        ("AdaMix+Power", *EXP1_OTHERS[1:]), claim_adamix_faster,
+        "Same as claim 1 on cumulative fine-tuning seconds at the final epoch, against"
+        " AdaGrad+AdaGrad and AdaDec+AdaDec (diverged jobs left out: they stopped early)."
+        + RELIABLY,
+        value="seconds",
+    ),
+    Claim(
+        3, "Weights matter far more than biases (exp 2)", "exp2",
+        ("Cons+None", "Cons+Cons", "None+Cons"), claim_weights_matter,
+        f"Holds if None+Cons is reliably higher than {FAR:g}× Cons+None AND Cons+None is within"
+        f" ±{CLOSE:.0%} of Cons+Cons's mean RER; does not hold if None+Cons is reliably lower"
+        f" than {FAR:g}× Cons+None or Cons+None is not within; else inconclusive."
+        + RELIABLY
+        + WITHIN,
+    ),
+    Claim(
+        4, "Per-parameter weight rules beat simple ones (exp 3)", "exp3",
+        (*ADAPTIVE, *SIMPLE), claim_adaptive_weights,
+        "Holds if each of AdaGrad+Cons, AdaDec+Cons, AdaMix+Cons is reliably lower than each of"
+        " Cons+Cons, Exp+Cons, Power+Cons (9 pairs); does not hold if any adaptive run is"
+        " reliably higher than any simple one; else inconclusive." + RELIABLY,
+    ),
+    Claim(
+        5, "Bias rules barely matter (exp 4)", "exp4",
+        (BASELINE, *EXP4_OTHERS), claim_bias_rules_minor,
+        f"Holds if each of the five other bias rules is within ±{BARELY:.0%} of Cons+Cons's mean"
+        " RER; does not hold if any is not (see 'within'); else inconclusive." + WITHIN,
+    ),
+    Claim(
+        6, "More data, lower RER (exp 5)", "exp5",
+        ("AdaMix+Power",), claim_more_data,
+        "Holds if the RER at each data size is reliably lower than at the next smaller size;"
+        " does not hold if reliably higher at any step; else inconclusive (also with one"
+        " size)." + RELIABLY,
+        columns="size",
+    ),
+]  # fmt: skip
+
+CLAIM_COLUMNS = [
+    "claim", "statement", "experiment", "reading", "sizes", "verdict", "numbers", "rule",
+]  # fmt: skip
+
+
+def claims_table(df: pd.DataFrame, experiments: dict, epoch: int | None = None) -> pd.DataFrame:
+    """One row per claim and reading (and data size, except claim 6): verdict, the numbers
+    behind it and the rule. `experiments`: the config's experiments; a claim whose
+    experiment or runs are absent gets "not run"."""
+    final = final_rows(df, epoch)
+    rows = []
+    for claim in CLAIMS:
+        rows += _judge(claim, final, experiments)
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
+    base = {
+        "claim": claim.number,
+        "statement": claim.statement,
+        "experiment": claim.experiment,
+        "rule": claim.rule,
+    }
+    data = pd.DataFrame()
+    if claim.experiment in experiments:
+        data = select_experiment(final, experiments[claim.experiment])
+    if data.empty:
+        why = f"no results of {claim.experiment}"
+        return [{**base, "reading": "", "sizes": "", "verdict": NOT_RUN, "numbers": why}]
+    by = ["reading"] if claim.columns == "size" else ["reading", "size"]
+    rows = []
+    for keys, group in data.groupby(by, sort=False):
+        sizes = ", ".join(f"{s:g}" for s in group["size"].unique())
+        row = {**base, "reading": keys[0], "sizes": sizes}
+        if missing := [run for run in claim.runs if run not in set(group["run"])]:
+            rows.append({**row, "verdict": NOT_RUN, "numbers": f"missing runs: {missing}"})
+            continue
+        group = group[group["run"].isin(claim.runs)]
+        wide = group.pivot(index="seed", columns=claim.columns, values=claim.value)
+        verdict, numbers = claim.judge(wide)
+        rows.append({**row, "verdict": verdict, "numbers": numbers})
+    return rows
+
+
+def write_claims(
+    inputs: Iterable[str | Path], out: Mapping, experiments: dict, epoch: int | None = None
+) -> pd.DataFrame:
+    """claims_table of the metrics files `inputs`, written as CSV, Markdown and HTML (rule
+    claims; `out`: their paths, keys csv, md, html); each verdict is also logged."""
+    table = claims_table(load_metrics(inputs), experiments, epoch=epoch)
+    write_table(
+        table,
+        out,
+        title="The paper's claims: verdicts",
+        note=(
+            f"Per reading, on the final-epoch ({epoch}) test rer_sse of each seed (claim 2: the"
+            " fine-tuning seconds). Verdicts: holds, does not hold, inconclusive, not run (the"
+            " experiment or one of its runs is absent). The rule of each claim is in its row."
+        ),
+    )
+    for row in table.itertuples():
+        log.info("claim %d (%s, %s): %s", row.claim, row.experiment, row.reading, row.verdict)
+    return table

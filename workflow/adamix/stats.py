@@ -1,0 +1,156 @@
+"""Statistics of the reproduction: 95% Student-t intervals over seeds, and the per-seed
+comparison of two runs with its verdict (holds, does not hold, inconclusive).
+
+numpy and pandas only; adamix.claims applies these to the paper's claims.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+HOLDS, FAILS, UNCLEAR, NOT_RUN = "holds", "does not hold", "inconclusive", "not run"
+HUGE = 0.5  # with one seed, only a difference beyond 50% of the reference counts
+
+# Two-sided 95% quantiles of Student's t, t_{0.975, df}, for df = 1..30.
+T975 = {
+    1: 12.706205, 2: 4.302653, 3: 3.182446, 4: 2.776445, 5: 2.570582, 6: 2.446912,
+    7: 2.364624, 8: 2.306004, 9: 2.262157, 10: 2.228139, 11: 2.200985, 12: 2.178813,
+    13: 2.160369, 14: 2.144787, 15: 2.131450, 16: 2.119905, 17: 2.109816, 18: 2.100922,
+    19: 2.093024, 20: 2.085963, 21: 2.079614, 22: 2.073873, 23: 2.068658, 24: 2.063899,
+    25: 2.059539, 26: 2.055529, 27: 2.051831, 28: 2.048407, 29: 2.045230, 30: 2.042272,
+}  # fmt: skip
+
+
+# ------------------------------------------------------------------ intervals
+
+
+def t_quantile_975(df: int) -> float:
+    """t_{0.975, df}: the table above, then the Cornish-Fisher expansion around the normal
+    quantile (Abramowitz & Stegun 26.7.5), accurate to 1e-6 beyond df = 30."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    if df in T975:
+        return T975[df]
+    z = NormalDist().inv_cdf(0.975)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    return z + g1 / df + g2 / df**2 + g3 / df**3
+
+
+def t_interval(values: Iterable[float]) -> tuple[float, float]:
+    """95% confidence interval of the mean of the finite values (Student's t); NaN with
+    fewer than two. Also seaborn's `errorbar` in adamix.figures, so bands match tables."""
+    x = np.asarray(list(values), dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return math.nan, math.nan
+    half = t_quantile_975(x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+    return x.mean() - half, x.mean() + half
+
+
+def describe(values: Iterable[float]) -> dict:
+    """n, mean, std (ddof=1) and 95% t-CI of the finite values."""
+    x = np.asarray(list(values), dtype=float)
+    x = x[np.isfinite(x)]
+    low, high = t_interval(x)
+    return {
+        "n": int(x.size),
+        "mean": float(x.mean()) if x.size else math.nan,
+        "std": float(x.std(ddof=1)) if x.size > 1 else math.nan,
+        "ci95_low": low,
+        "ci95_high": high,
+    }
+
+
+# ------------------------------------------------------------------ comparisons
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Per-seed differences a - b of two runs sharing seeds (and so pre-training).
+    +inf: only a diverged on that seed; -inf: only b did. `ref`: mean of b's finite values,
+    the scale of "huge" and of equivalence margins."""
+
+    diffs: np.ndarray
+    ref: float
+
+    @property
+    def finite(self) -> np.ndarray:
+        return self.diffs[np.isfinite(self.diffs)]
+
+    def __str__(self) -> str:
+        f = self.finite
+        text = f"{f.mean():+.3g}" if f.size else "n/a"
+        if f.size >= 2:
+            low, high = t_interval(f)
+            text += f" [{low:+.3g}, {high:+.3g}]"
+        text += f" (n={f.size}"
+        if lost := int(np.isinf(self.diffs).sum()):
+            text += f"; {lost} seed(s) where one run diverged"
+        return text + ")"
+
+
+def paired(a: pd.Series, b: pd.Series) -> Paired:
+    """Pair two runs' per-seed values (Series indexed by seed). Seeds missing from either
+    (NaN) and seeds where both diverged (both +inf) carry no information and are dropped."""
+    both = pd.concat([a, b], axis=1, keys=["a", "b"]).astype(float).dropna()
+    both = both[~(np.isinf(both["a"]) & np.isinf(both["b"]))]
+    ref = both["b"][np.isfinite(both["b"])].mean()
+    return Paired((both["a"] - both["b"]).to_numpy(), float(ref))
+
+
+def direction(p: Paired) -> int:
+    """-1: a is reliably below b; +1: reliably above; 0: unclear. Reliably: the 95% t-CI
+    of the mean difference excludes 0 (one seed: the difference exceeds HUGE x ref), and
+    every seed where only one run diverged (a loss for that run) agrees."""
+    signs = {int(s) for s in np.sign(p.diffs[np.isinf(p.diffs)])}
+    f = p.finite
+    if f.size >= 2:
+        low, high = t_interval(f)
+        signs.add(-1 if high < 0 else 1 if low > 0 else 0)
+    elif f.size == 1:
+        signs.add(int(np.sign(f[0])) if abs(f[0]) > HUGE * abs(p.ref) else 0)
+    return signs.pop() if len(signs) == 1 else 0
+
+
+def lower(p: Paired) -> str:
+    """Verdict on "a is lower than b"."""
+    return {-1: HOLDS, 1: FAILS, 0: UNCLEAR}[direction(p)]
+
+
+def higher(p: Paired) -> str:
+    """Verdict on "a is higher than b"."""
+    return {1: HOLDS, -1: FAILS, 0: UNCLEAR}[direction(p)]
+
+
+def close(p: Paired, margin: float) -> str:
+    """Verdict on "a is within ±margin x ref of b": holds when the 95% t-CI of the mean
+    difference lies inside; does not hold when it lies wholly outside, when one run
+    diverged on some seed, or (one seed) when the difference exceeds HUGE x ref."""
+    m = margin * abs(p.ref)
+    if np.isinf(p.diffs).any():
+        return FAILS
+    f = p.finite
+    if f.size >= 2:
+        low, high = t_interval(f)
+        if -m <= low and high <= m:
+            return HOLDS
+        return FAILS if low > m or high < -m else UNCLEAR
+    if f.size == 1 and abs(f[0]) > HUGE * abs(p.ref):
+        return FAILS
+    return UNCLEAR
+
+
+def combine(verdicts: Iterable[str]) -> str:
+    """All hold: holds; any does not hold: does not hold; otherwise inconclusive."""
+    verdicts = list(verdicts)
+    if verdicts and all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return FAILS if FAILS in verdicts else UNCLEAR
