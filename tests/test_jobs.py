@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from adamix.joblog import job_log
 from adamix.rbm import init_rbm, load_layer
+from adamix.train import finetune_job
 
 
 def test_a_failing_job_writes_its_traceback_into_its_log(tmp_path):
@@ -42,3 +45,89 @@ def test_layer_loader_names_the_file_and_the_problem(tmp_path):
         with pytest.raises(ValueError, match=message) as error:
             load_layer(path)
         assert str(path) in str(error.value) and "weights_only" not in str(error.value)
+
+
+# --- the fine-tuning job on tiny real files ---------------------------------------------
+
+SETTINGS = {"epochs": 3, "batch_size": 10}  # the rest: FinetuneSettings' defaults
+
+
+def job_files(tmp_path, *, layer_seed=0, images=None):
+    """A subset file of 30 + 10 random 784-pixel images and two layers 784-8-3."""
+    gen = torch.Generator().manual_seed(layer_seed)
+    layers = [
+        init_rbm(784, 8, weight_std=0.1, generator=gen),
+        init_rbm(8, 3, weight_std=0.1, generator=gen),
+    ]
+    paths = [tmp_path / f"layer{k}.pt" for k in (1, 2)]
+    for layer, path in zip(layers, paths, strict=True):
+        torch.save(layer, path)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 784), dtype=np.uint8) if images is None else images
+    subset = tmp_path / "subset.npz"
+    labels = np.arange(40, dtype=np.uint8) % 10
+    np.savez(subset, train_images=x[:30], train_labels=labels[:30], test_images=x[30:],
+             test_labels=labels[30:])  # fmt: skip
+    return subset, paths
+
+
+def run_job(tmp_path, subset, layers, log=lambda _: None):
+    out = tmp_path / "metrics.parquet"
+    finetune_job(
+        subset, layers, out, weight_rule="AdaMix", bias_rule="Power", reading="default",
+        size=0.1, seed=0, settings=SETTINGS, state=tmp_path / "state.pt", log=log,
+    )  # fmt: skip
+    return pd.read_parquet(out)
+
+
+def test_finetune_job_writes_its_metrics_and_drops_its_state(tmp_path):
+    subset, layers = job_files(tmp_path)
+    rows = run_job(tmp_path, subset, layers)
+    assert list(rows["epoch"]) == [0, 1, 2, 3] and not rows["diverged"].any()
+    assert rows["lr"].unique().tolist() == [0.001] and rows["batch_size"].unique().tolist() == [10]
+    assert not (tmp_path / "state.pt").exists()
+
+
+def test_a_killed_job_whose_layers_changed_starts_over(tmp_path):
+    # Killed after epoch 2 (its state holds epoch 1), then the layers are pre-trained
+    # again otherwise: the rerun must not resume from the old layers' state.
+    subset, layers = job_files(tmp_path)
+
+    def kill_at_epoch_2(message):
+        if message.startswith("epoch 2"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(tmp_path, subset, layers, log=kill_at_epoch_2)
+    assert (tmp_path / "state.pt").exists()
+    job_files(tmp_path, layer_seed=1)  # new layer checkpoints, same paths
+    messages = []
+    rows = run_job(tmp_path, subset, layers, log=messages.append)
+    assert any(m.startswith("ignoring resume state") for m in messages)
+    (tmp_path / "fresh").mkdir()
+    fresh = run_job(tmp_path / "fresh", *job_files(tmp_path / "fresh", layer_seed=1))
+    cols = ["epoch", "test_rer_sse", "train_rer_sse", "lr_weight_mean"]
+    pd.testing.assert_frame_equal(rows[cols], fresh[cols])
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (np.random.default_rng(0).random((40, 784)), "dtypes float64/uint8, expected uint8"),
+        (np.zeros((40, 784), dtype=np.uint8), "blank images"),
+    ],
+    ids=["float64", "zeroed"],
+)
+def test_a_bad_subset_is_refused_before_training(tmp_path, images, message):
+    subset, layers = job_files(tmp_path, images=images)
+    with pytest.raises(ValueError, match=message) as error:
+        run_job(tmp_path, subset, layers)
+    assert str(subset) in str(error.value)
+    assert not (tmp_path / "metrics.parquet").exists()
+
+
+def test_a_bad_layer_is_refused_naming_the_file(tmp_path):
+    subset, layers = job_files(tmp_path)
+    layers[1].write_bytes(b"truncated")
+    with pytest.raises(ValueError, match=f"{layers[1]}: not a layer checkpoint"):
+        run_job(tmp_path, subset, layers)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from adamix.autoencoder import unroll
 from adamix.rbm import init_rbm
-from adamix.train import finetune
+from adamix.train import digest, finetune
 
 SETTINGS = {
     "epochs": 3,
@@ -34,7 +35,7 @@ def tiny_model(seed=0):
     return unroll(rbms)
 
 
-def run(tmp_path, save_every_s=None, log=None, **overrides):
+def run(tmp_path, save_every_s=None, log=None, inputs="", **overrides):
     patterns = torch.rand(4, 16, generator=torch.Generator().manual_seed(1))
     data = patterns.repeat(10, 1)  # four images to learn, in train and test alike
     return finetune(
@@ -47,6 +48,7 @@ def run(tmp_path, save_every_s=None, log=None, **overrides):
         seed=0,
         keys={"reading": "default"},
         state_path=tmp_path / "state.pt",
+        inputs=inputs,
         log=log or (lambda _: None),
         **({} if save_every_s is None else {"save_every_s": save_every_s}),
     )
@@ -104,7 +106,7 @@ def test_state_of_an_older_form_is_not_resumed(tmp_path):
     messages = []
     again = run(tmp_path, log=messages.append)
     assert messages[0].startswith("ignoring resume state")
-    assert "other settings or code" in messages[0]
+    assert "other inputs, settings or code" in messages[0]
     assert [r["test_rer_sse"] for r in again] == [r["test_rer_sse"] for r in full]  # started over
 
 
@@ -113,3 +115,71 @@ def test_resume_state_is_saved_at_most_every_save_every_s(tmp_path):
     assert (tmp_path / "every" / "state.pt").exists()
     run(tmp_path / "rarely", save_every_s=3600)  # three short epochs: never an hour apart
     assert not (tmp_path / "rarely" / "state.pt").exists()
+
+
+def test_state_of_other_inputs_is_not_resumed(tmp_path):
+    # A job killed, its inputs made again otherwise (other pre-training, subset, code):
+    # the saved state is set aside and the job starts over.
+    full = run(tmp_path, inputs="digest of the old layers")
+    messages = []
+    again = run(tmp_path, inputs="digest of the new layers", log=messages.append)
+    assert messages[0].startswith("ignoring resume state")
+    assert "other inputs, settings or code" in messages[0]
+    assert [r["epoch"] for r in again] == [0, 1, 2, 3]
+    resumed = run(tmp_path, inputs="digest of the new layers", log=messages.append)
+    assert messages[-1].startswith("resumed from") and resumed[-1] == again[-1]
+    assert [r["test_rer_sse"] for r in again] == [r["test_rer_sse"] for r in full]
+
+
+def test_finetune_job_digests_its_input_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"layer one")
+    b.write_bytes(b"layer two")
+    first = digest([a, b])
+    assert digest([a, b]) == first and digest([b, a]) != first
+    b.write_bytes(b"layer two, trained again")
+    assert digest([a, b]) != first
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[:1000]),  # truncated
+        lambda path: path.write_bytes(b"garbage" * 100),
+        lambda path: torch.save([1, 2, 3], path),  # not a state
+        lambda path: torch.save(  # the state of another network's shape
+            {**torch.load(path, weights_only=True), "model": {"0.weight": torch.zeros(2, 2)}},
+            path,
+        ),
+    ],
+    ids=["truncated", "garbage", "list", "wrong-shape"],
+)
+def test_unreadable_state_is_moved_aside_and_the_job_starts_over(tmp_path, damage):
+    full = run(tmp_path)
+    damage(tmp_path / "state.pt")
+    messages = []
+    again = run(tmp_path, log=messages.append)
+    assert messages[0].startswith(f"unreadable resume state {tmp_path / 'state.pt'}")
+    assert "weights_only" not in messages[0]
+    assert (tmp_path / "state.pt.unreadable").exists()
+    assert [r["test_rer_sse"] for r in again] == [r["test_rer_sse"] for r in full]
+
+
+def test_a_failed_save_is_a_warning_and_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    messages = []
+    rows = finetune(
+        tiny_model(),
+        torch.rand(30, 16),
+        torch.rand(10, 16),
+        weight_rule="Cons",
+        bias_rule="Cons",
+        settings=SETTINGS,
+        seed=0,
+        keys={"reading": "default"},
+        state_path=tmp_path / "not-a-folder" / "state.pt",
+        log=messages.append,
+    )
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert any(m.startswith("WARNING: resume state not saved") for m in messages)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]

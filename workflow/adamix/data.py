@@ -124,6 +124,8 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], *, full: bool) -> None:
             raise ValueError(f"{split}: {x.shape[0]} images but labels of shape {y.shape}")
         if y.size and int(y.max()) > 9:
             raise ValueError(f"{split}_labels has label {int(y.max())}, expected 0..9")
+        if blank := int((~x.any(axis=1)).sum()):  # a zeroed file: every image is blank
+            raise ValueError(f"{split}_images: {blank} blank images (all pixels 0)")
         if full and x.shape[0] != n_full:
             raise ValueError(f"{split}: {x.shape[0]} images, MNIST has {n_full}")
 
@@ -153,9 +155,12 @@ def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarr
 def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of a subset file (or of the canonical file), validated: the one way jobs
     read their data."""
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    _check_arrays(arrays, full=False)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        _check_arrays(arrays, full=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a valid subset file ({error})") from None
     for split, key in zip(("train", "test"), INDEX_KEYS, strict=True):
         if key in arrays:
             idx = arrays[key]

@@ -8,6 +8,9 @@ pre-trained network before any update.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import hashlib
 import math
 import os
 import time
@@ -28,6 +31,8 @@ from adamix.settings import FinetuneSettings
 # The form of a resume state; a state of another form is ignored (the job starts over).
 # 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.fused).
 RESUME_FORMAT = 2
+# The code a fine-tuning result depends on: a resume state made by other code is not reused.
+CODE = [Path(__file__).with_name(name) for name in ("train.py", "schedules.py", "fused.py")]
 # A run whose test RER exceeds DIVERGED x that of epoch 0 has diverged (``_diverged``).
 DIVERGED = 2.0
 
@@ -73,10 +78,19 @@ def finetune_job(
     rows = finetune(
         model, train_x, test_x, weight_rule=weight_rule, bias_rule=bias_rule,
         settings=settings, seed=int(seed), keys=keys, state_path=state,
-        save_every_s=save_every_s, log=log,
+        save_every_s=save_every_s, inputs=digest([subset, *layers, *plugins, *CODE]), log=log,
     )  # fmt: skip
     write_metrics(rows, out)
     Path(state).unlink(missing_ok=True)
+
+
+def digest(paths: Sequence[str | os.PathLike]) -> str:
+    """sha256 over the contents of the files (a plug-in given as a module name counts by
+    its name): what a resume state must have been computed from to be reused."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes() if Path(path).is_file() else str(path).encode())
+    return h.hexdigest()
 
 
 def finetune(
@@ -91,14 +105,16 @@ def finetune(
     keys: dict,
     state_path: str | os.PathLike,
     save_every_s: float = 0.0,
+    inputs: str = "",
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train `model` in place for settings["epochs"] epochs; return the metrics rows.
 
     At the end of an epoch, once `save_every_s` seconds have passed since the last save
     (0: every epoch), the full state (model, optimizer, shuffling RNG, rows so far) is
-    written to `state_path`; a later call with the same keys resumes from it and returns
-    the same rows as an uninterrupted run (timing columns aside).
+    written to `state_path`; a later call with the same keys, settings and `inputs` (a
+    digest of the files the model and data came from, and of the code) resumes from it and
+    returns the same rows as an uninterrupted run (timing columns aside).
     """
     if not isinstance(settings, FinetuneSettings):
         settings = FinetuneSettings.from_mapping(settings)
@@ -113,7 +129,7 @@ def finetune(
     )
     generator = torch.Generator().manual_seed(seed)
     keys = {**keys, **s}  # every metrics row carries the job's keys and settings
-    identity = {"keys": keys, "settings": s, "format": RESUME_FORMAT}
+    identity = {"keys": keys, "settings": s, "inputs": inputs, "format": RESUME_FORMAT}
     rows = _resume(state_path, identity, model, optimizer, generator, log)
     if not rows:
         rows = [_row(keys, 0, 0, model, train_x, test_x, optimizer, None, 0.0, 0.0, False)]
@@ -134,7 +150,7 @@ def finetune(
         rows.append(row)
         log(_progress(rows[-1]))
         if time.monotonic() - last_save >= save_every_s:
-            _save_state(state_path, identity, model, optimizer, generator, rows)
+            _save_state(state_path, identity, model, optimizer, generator, rows, log)
             last_save = time.monotonic()
     return rows
 
@@ -242,10 +258,11 @@ def _progress(row: dict) -> str:
     )
 
 
-def _save_state(path, identity, model, optimizer, generator, rows) -> None:
-    """Write the resume state atomically: a kill mid-write leaves the previous state intact."""
+def _save_state(path, identity, model, optimizer, generator, rows, log=print) -> None:
+    """Write the resume state atomically: a kill mid-write leaves the previous state intact.
+    The state is optional: a failed write (disk full, no such folder) is a warning, and
+    leaves no temporary file behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     state = {
         **identity,
@@ -254,20 +271,48 @@ def _save_state(path, identity, model, optimizer, generator, rows) -> None:
         "generator": generator.get_state(),
         "rows": rows,
     }
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:
+        log(f"WARNING: resume state not saved to {path} ({error}); the job goes on without")
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _resume(path, identity, model, optimizer, generator, log) -> list[dict]:
+    """The rows of the resume state at `path`, with model, optimizer and generator set to
+    it; [] (start over) when there is none, when it belongs to other inputs, settings or
+    code (set aside), or when it cannot be read (moved aside to *.unreadable, named in
+    the log). Nothing is changed unless the whole state applies."""
     path = Path(path)
     if not path.exists():
         return []
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if any(state.get(key) != value for key, value in identity.items()):
-        log(f"ignoring resume state {path}: it belongs to other settings or code")
+    before = copy.deepcopy((model.state_dict(), optimizer.state_dict(), generator.get_state()))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict):
+            raise ValueError(f"a {type(state).__name__}, not a dict")
+        if any(state.get(key) != value for key, value in identity.items()):
+            log(f"ignoring resume state {path}: it belongs to other inputs, settings or code")
+            return []
+        rows = state["rows"]
+        if not (isinstance(rows, list) and rows and rows[-1]["epoch"] >= 0):
+            raise ValueError("no rows")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+    except Exception as error:  # truncated, garbage, wrong shapes or keys
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        generator.set_state(before[2])
+        aside = path.with_name(path.name + ".unreadable")
+        os.replace(path, aside)
+        # torch's own messages advise an unsafe load (weights_only=False): not passed on
+        reason = str(error) if isinstance(error, ValueError) else type(error).__name__
+        log(f"unreadable resume state {path} ({reason}), moved to {aside}; starting over")
         return []
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
-    log(f"resumed from {path} after epoch {state['rows'][-1]['epoch']}")
-    return state["rows"]
+    log(f"resumed from {path} after epoch {rows[-1]['epoch']}")
+    return rows
