@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 # Test this checkout's adamix package, whichever copy pip installed last.
 sys.path.insert(0, str(REPO / "workflow"))
 TEST_CONFIG = REPO / "tests" / "config.yaml"
+
+# The Slurm executor plugin runs `scontrol show config` when Snakemake imports it; where
+# Slurm is installed but its daemons are stopped (CI, between Slurm tests) that waits 10 s
+# per Snakemake call. The local runs of these tests put a `scontrol` that fails at once
+# first on PATH (tests/test_slurm.py runs the real one).
+NO_SLURM = Path(tempfile.mkdtemp(prefix="adamix-no-slurm-"))
+(NO_SLURM / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+(NO_SLURM / "scontrol").chmod(0o755)
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -36,7 +46,8 @@ def snakemake(
     cmd = [sys.executable, "-m", "snakemake", *args]
     if config is not None:
         cmd += ["--configfile", config]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    env = {**os.environ, "PATH": f"{NO_SLURM}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from adamix.settings import FinetuneSettings
+from adamix.settings import FinetuneSettings, typed_like_schema
 from conftest import REPO, copy_workflow, snakemake
 
 
@@ -36,6 +36,24 @@ def dry_run_with(tmp_path, edit) -> str:
             r"'Cons-Cons' does not match",
         ),
         (lambda c: c.update(plugins=["missing.py"]), r"plug-in 'missing.py': no such file"),
+        (
+            lambda c: c["data"]["mirrors"].append("http://yann.lecun.com/exdb/mnist/"),
+            r"'http://yann.lecun.com/exdb/mnist/' does not match '\^https://'",
+        ),
+        (
+            lambda c: c["data"]["mirrors"].insert(0, "file:///etc/"),
+            r"'file:///etc/' does not match '\^https://'",
+        ),
+        (
+            lambda c: c["data"]["files"].update({"../../escape.gz": "0" * 64}),
+            r"Additional properties are not allowed \('../../escape.gz' was unexpected\)",
+        ),
+        (
+            lambda c: c["data"]["files"].update(
+                {"t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}  # its md5
+            ),
+            r"'ec29112dd5afa0611ce80d1b7f02629c' does not match",
+        ),
         (lambda c: c["data"]["sizes"].append(1.5), r"1.5 is greater than the maximum of 1"),
         (lambda c: c["data"]["sizes"].append(0), r"0 is less than or equal to the minimum of 0"),
         (
@@ -57,6 +75,10 @@ def dry_run_with(tmp_path, edit) -> str:
         "unknown-rule",
         "not-a-run",
         "missing-plugin",
+        "http-mirror",
+        "file-mirror",
+        "file-key",
+        "md5",
         "fraction>1",
         "fraction=0",
         "negative-rate",
@@ -135,3 +157,42 @@ def test_schema_agrees_with_the_settings_object():
     readable = schema["$defs"]["ambiguities"]["properties"]
     for name, spec in readable.items():
         assert spec["enum"] == list(fields[name].metadata["choices"]), name
+
+
+def test_nested_overrides_on_the_command_line(tmp_path):
+    # Snakemake hands nested --config values over as strings; they are read as the schema
+    # types them, so numbers, lists and booleans work at any depth.
+    workdir = copy_workflow(tmp_path / "wf")
+    overrides = [
+        "finetune={epochs: 3, lr: 0.01, timing: lagged}",
+        "seeds=[0, 1]",
+        "experiments={exp1: {walltime: false}}",
+        "data={sizes: [0.01, 0.02], timeout_s: 1.5}",
+    ]
+    result = snakemake(workdir, "-n", "--config", *overrides)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    assert int(counts["finetune"]) == 2 * 23 and "walltime" not in counts
+    bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
+    assert bad.returncode != 0
+    output = bad.stdout + bad.stderr
+    assert re.search(r"'three' is not of type 'integer'.*\['finetune'\]\['epochs'\]", output, re.S)
+
+
+def test_typed_like_schema_reads_each_type_of_the_schema():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    given = {
+        "seeds": ["0", "2"],
+        "finetune": {"epochs": "3", "lr": "1e-3", "K": "1", "loss": "sse", "q": "x"},
+        "experiments": {"mine": {"walltime": "true", "sizes": ["0.1"], "runs": ["Cons+Cons"]}},
+        "data": {"offline": {"version": "0.1"}, "files": {"t10k-labels-idx1-ubyte.gz": "12"}},
+        "readings": {"r": {"timing": "lagged"}},
+        "device": "cpu",
+    }
+    assert typed_like_schema(given, schema) == {
+        "seeds": [0, 2],
+        "finetune": {"epochs": 3, "lr": 0.001, "K": 1, "loss": "sse", "q": "x"},
+        "experiments": {"mine": {"walltime": True, "sizes": [0.1], "runs": ["Cons+Cons"]}},
+        "data": {"offline": {"version": "0.1"}, "files": {"t10k-labels-idx1-ubyte.gz": "12"}},
+        "readings": {"r": {"timing": "lagged"}},
+        "device": "cpu",
+    }

@@ -109,7 +109,7 @@ def synthetic():
     }
     arrays["train_images"][0, 0] = 255
     blobs = {NAMES[k]: idx_gz(v) for k, v in arrays.items()}
-    files = {name: hashlib.md5(b).hexdigest() for name, b in blobs.items()}
+    files = {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
     return arrays, blobs, files
 
 
@@ -122,7 +122,7 @@ def server(tmp_path_factory, synthetic):
         (root / mirror).mkdir()
         for name, blob in blobs.items():
             (root / mirror / name).write_bytes(blob)
-    # Same size, valid gzip, other labels: only the md5 can tell.
+    # Same size, valid gzip, other labels: only the checksum can tell.
     labels = np.frombuffer(gzip.decompress(blobs[NAMES["train_labels"]])[8:], np.uint8)
     (root / "bad" / NAMES["train_labels"]).write_bytes(idx_gz((labels + 1) % 10))
 
@@ -179,10 +179,10 @@ def test_good_mirror_gives_the_served_arrays(server, synthetic, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["mnist.npz"]  # no temp file left
 
 
-def test_wrong_md5_on_only_mirror_is_an_error_and_writes_nothing(server, synthetic, tmp_path):
+def test_wrong_sha256_on_only_mirror_is_an_error_and_writes_nothing(server, synthetic, tmp_path):
     _, _, files = synthetic
     out = tmp_path / "out" / "mnist.npz"
-    with pytest.raises(RuntimeError, match=r"train-labels-idx1-ubyte\.gz.*md5"):
+    with pytest.raises(RuntimeError, match=r"train-labels-idx1-ubyte\.gz.*sha256"):
         data.download_mnist(out, mirrors=[server["bad"]], files=files, retries=0, log=Log())
     assert not out.exists()
     assert not out.parent.exists() or not any(out.parent.iterdir())
@@ -205,7 +205,7 @@ def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, t
     out, log = tmp_path / "mnist.npz", Log()
     used = data.download_mnist(out, mirrors=[server["bad"], server["good"]], files=files, log=log)
     assert used == f"mirrors {server['bad']}, {server['good']}"  # 3 files from bad, 1 from good
-    assert "md5" in log.text()
+    assert "sha256" in log.text()
     assert f"train-labels-idx1-ubyte.gz: from mirror {server['good']}" in log.text()
     np.testing.assert_array_equal(data.load_subset(out)["train_labels"], arrays["train_labels"])
 
@@ -396,3 +396,41 @@ def test_load_subset_rejects_missing_keys(synthetic, tmp_path):
     np.savez(path, train_images=arrays["train_images"], train_labels=arrays["train_labels"])
     with pytest.raises(ValueError, match="lack keys"):
         data.load_subset(path)
+
+
+def test_a_file_larger_than_the_cap_is_refused(server, synthetic, tmp_path, monkeypatch):
+    _, blobs, files = synthetic
+    monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)  # the images files are larger
+    with pytest.raises(RuntimeError, match=r"train-images-idx3-ubyte\.gz: .*more than 100 bytes"):
+        data.download_mnist(tmp_path / "m.npz", mirrors=[server["good"]], files=files, retries=0)
+
+
+def test_a_slow_mirror_runs_out_of_its_total_time(tmp_path):
+    # A server that sends one byte every 0.2 s: each read is quick, the whole file is not.
+    class Trickle(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            data._fetch(f"http://127.0.0.1:{httpd.server_address[1]}/f", tmp_path / "f", 1.0)
+        assert time.monotonic() - start < 3
+    finally:
+        httpd.shutdown()
+
+
+def test_an_unknown_file_name_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown file '\.\./escape\.gz'"):
+        data.download_mnist(tmp_path / "m.npz", mirrors=[dead_url()], files={"../escape.gz": "0"})

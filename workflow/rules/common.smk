@@ -3,14 +3,8 @@ import os
 import re
 import sys
 
+import yaml
 from snakemake.utils import validate
-
-# On the command line `--config seeds=[0]` arrives as ['0'] and `seeds=0` as 0.
-if not isinstance(config.get("seeds", []), list):
-    config["seeds"] = [config["seeds"]]
-config["seeds"] = [int(s) if str(s).isdigit() else s for s in config.get("seeds", [])]
-
-validate(config, schema="../schemas/config.schema.yaml")
 
 # Rule scripts import this workflow's own adamix package (workflow/adamix), also where
 # another copy is installed: results always come from the code beside the Snakefile.
@@ -19,6 +13,17 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
 from adamix.schedules import RULES, load_plugin  # noqa: E402  (after sys.path)
+from adamix.settings import typed_like_schema  # noqa: E402
+
+# On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
+# (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.
+if not isinstance(config.get("seeds", []), list):
+    config["seeds"] = [config["seeds"]]
+_schema_path = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+with open(_schema_path) as _f:
+    config.update(typed_like_schema(dict(config), yaml.safe_load(_f)))
+
+validate(config, schema="../schemas/config.schema.yaml")
 
 # The user's own learning-rate rules (config `plugins`): loaded here, so that a missing
 # file, a name clash or an incomplete rule stops the workflow before any job runs.
