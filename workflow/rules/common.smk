@@ -13,13 +13,16 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
 from adamix.schedules import RULES, load_plugin  # noqa: E402  (after sys.path)
+from adamix.reproduction import check_publishable  # noqa: E402
 from adamix.settings import typed_like_schema  # noqa: E402
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
 # (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.
 if not isinstance(config.get("seeds", []), list):
     config["seeds"] = [config["seeds"]]
-_schema_path = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+_schema_path = os.path.join(
+    workflow.basedir, "workflow", "schemas", "config.schema.yaml"
+)
 with open(_schema_path) as _f:
     config.update(typed_like_schema(dict(config), yaml.safe_load(_f)))
 
@@ -136,15 +139,29 @@ def pretrain_errors():
     ]
 
 
-def doc_figures():
-    """The PNG figures of every experiment, as docs/reproduction.md shows them (copies in
-    docs/figures/)."""
+WRITEUP = "results/reproduction"  # the write-up of this run; `snakemake publish`: docs/
+
+
+def doc_figures(folder=WRITEUP):
+    """The PNG figures of every experiment, as the write-up shows them (copies in
+    {folder}/figures/)."""
     return [
-        path.replace("results/figures/", "docs/figures/")
+        path.replace("results/figures/", f"{folder}/figures/")
         for name in config["experiments"]
         for path in experiment_outputs(name)
         if path.startswith("results/figures/") and path.endswith(".png")
     ]
+
+
+def publishable_writeup(wildcards):
+    """The write-up and its figures, if this run is the full default study of config.yaml
+    (else an error naming what differs, before any job runs): the inputs of `publish`.
+    """
+    with open(os.path.join(workflow.basedir, "config.yaml")) as f:
+        default = yaml.safe_load(f)
+    validate(default, schema=_schema_path)  # and its defaults filled in, as for `config`
+    check_publishable(config, default)
+    return [f"{WRITEUP}/reproduction.md", *doc_figures()]
 
 
 def all_targets():
@@ -155,7 +172,7 @@ def all_targets():
         "results/metrics.parquet",
         "results/tables/claims.csv",
         "results/tables/claims.md",
-        "docs/reproduction.md",
+        f"{WRITEUP}/reproduction.md",
     ]
 
 

@@ -1,8 +1,11 @@
 # Stage 4: aggregation. The per-job metrics gathered, the paper's figures 4-8 and its
 # numbers side by side with ours, the wall times of the experiments that ask for them
-# (`walltime: true`), a verdict on each claim, and docs/reproduction.md, which writes all
-# of it up (`snakemake docs`). All cheap: they run on the submitting machine.
+# (`walltime: true`), a verdict on each claim, and the write-up of all of it,
+# results/reproduction/reproduction.md (`snakemake writeup`), which `snakemake publish`
+# copies to docs/ for the full default study only. All cheap: they run on the submitting
+# machine.
 import re
+import shutil
 
 # Only the config's experiment names, so that results/figures/{name}_walltime.png is not
 # read as an experiment called "{name}_walltime".
@@ -16,7 +19,8 @@ localrules:
     walltime,
     claims,
     reproduction_doc,
-    docs,
+    writeup,
+    publish,
 
 
 rule gather_metrics:
@@ -161,7 +165,7 @@ rule reproduction_doc:
         "results/tables/claims.csv",
         discussion="docs/reproduction_discussion.md",
     output:
-        md="docs/reproduction.md",
+        md=f"{WRITEUP}/reproduction.md",
         figures=doc_figures(),
     log:
         "logs/report/reproduction_doc.log",
@@ -173,6 +177,20 @@ rule reproduction_doc:
         "../scripts/reproduction_doc.py"
 
 
-rule docs:
+rule writeup:
     input:
-        "docs/reproduction.md",
+        f"{WRITEUP}/reproduction.md",
+
+
+# The one way to docs/: the write-up of the full default study, copied as it is.
+rule publish:
+    input:
+        publishable_writeup,
+    output:
+        md="docs/reproduction.md",
+        figures=doc_figures("docs"),
+    log:
+        "logs/report/publish.log",
+    run:
+        for source, dest in zip(input, [output.md, *output.figures], strict=True):
+            shutil.copyfile(source, dest)

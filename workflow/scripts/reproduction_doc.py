@@ -1,4 +1,4 @@
-"""Snakemake script of rule reproduction_doc: docs/reproduction.md from the results."""
+"""Snakemake script of rule reproduction_doc: the write-up of a run, from its results."""
 
 from pathlib import Path
 
