@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from adamix.atomic import atomic
 from adamix.joblog import job_log
 from adamix.rbm import init_rbm, load_layer
 from adamix.train import finetune_job
@@ -131,3 +132,15 @@ def test_a_bad_layer_is_refused_naming_the_file(tmp_path):
     layers[1].write_bytes(b"truncated")
     with pytest.raises(ValueError, match=f"{layers[1]}: not a layer checkpoint"):
         run_job(tmp_path, subset, layers)
+
+
+def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
+    path = tmp_path / "layer1.pt"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic(path) as tmp:
+        tmp.write_bytes(b"half of the n")
+        raise RuntimeError("killed mid-write")
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [path.name]
+    with atomic(path) as tmp:
+        tmp.write_bytes(b"new")
+    assert path.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == [path.name]

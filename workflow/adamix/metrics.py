@@ -9,7 +9,6 @@ errors over the pixels (the paper's scale), and ``rer_mse`` (= rer_sse / pixels)
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adamix.atomic import atomic
 from adamix.settings import FinetuneSettings
 
 # The columns that identify a job: its keys, then every setting of adamix.settings.
@@ -102,10 +102,5 @@ def _describe(field: pa.Field) -> str:
 def write_metrics(rows: list[dict], path: str | Path) -> None:
     """Write a job's rows as a parquet of FINETUNE_SCHEMA, atomically: a temporary file
     beside it, then renamed, so a kill leaves no half-written parquet."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic(path) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=FINETUNE_SCHEMA), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import pandas as pd
 import torch
 
+from adamix.atomic import atomic
 from adamix.data import load_subset
 from adamix.devices import device_name, setup_job
 
@@ -223,10 +224,13 @@ def pretrain_job(
         images, below, n_hidden, top=top, settings=settings, weight_std=weight_std,
         seed=int(seed), log=log,
     )  # fmt: skip
-    torch.save(rbm, checkpoint)
-    pd.DataFrame(rows).assign(
+    with atomic(checkpoint) as tmp:
+        torch.save(rbm, tmp)
+    table = pd.DataFrame(rows).assign(
         size=float(size),
         seed=int(seed),
         device=str(images.device),  # as fine-tuning records it: cuda:0, cpu
         device_name=device_name(device),
-    ).to_parquet(errors, index=False)
+    )
+    with atomic(errors) as tmp:
+        table.to_parquet(tmp, index=False)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from adamix.atomic import atomic
 from adamix.metrics import load_metrics, read_metrics
 from adamix.paper import paper_rer, paper_seconds
 from adamix.stats import describe
@@ -205,7 +206,8 @@ def gather_metrics(inputs: Iterable[str | Path], out: str | Path) -> None:
     read_metrics refuses a file whose schema is not FINETUNE_SCHEMA."""
     inputs = list(inputs)
     table = read_metrics(inputs)
-    pq.write_table(table, out)
+    with atomic(out) as tmp:
+        pq.write_table(table, tmp)
     log.info("%d rows from %d jobs -> %s", table.num_rows, len(inputs), out)
 
 

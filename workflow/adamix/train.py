@@ -8,7 +8,6 @@ pre-trained network before any update.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import math
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from adamix.atomic import atomic
 from adamix.autoencoder import pixels, reconstruction_error, unroll, weights_and_biases
 from adamix.data import load_subset
 from adamix.devices import device_name, setup_job
@@ -263,7 +263,6 @@ def _save_state(path, identity, model, optimizer, generator, rows, log=print) ->
     The state is optional: a failed write (disk full, no such folder) is a warning, and
     leaves no temporary file behind."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     state = {
         **identity,
         "model": model.state_dict(),
@@ -273,13 +272,10 @@ def _save_state(path, identity, model, optimizer, generator, rows, log=print) ->
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        with atomic(path) as tmp:
+            torch.save(state, tmp)
     except (OSError, RuntimeError) as error:
         log(f"WARNING: resume state not saved to {path} ({error}); the job goes on without")
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def _resume(path, identity, model, optimizer, generator, log) -> list[dict]:
