@@ -95,13 +95,14 @@ def test_bad_config_is_refused_before_any_job(tmp_path, edit, expected):
 
 def test_default_config_plans_the_whole_study(tmp_path):
     """Per seed: 16 distinct combinations at 1/10 plus AdaMix+Power at 3/10, 6/10, 1 under
-    the default reading, and the 14 distinct runs of experiments 1, 3 and 4 under each of
-    the 4 other readings (the ablation); 3 seeds; 4 pre-training layers per size and seed,
-    and one shared data download."""
+    the default reading, and of the 14 distinct runs of experiments 1, 3 and 4, those that
+    read the setting another reading changes (each distinct run once): 9 for g_scale (the
+    runs with an adaptive rule), 9 for timing, 3 for adadec (AdaDec), 8 for t_unit (Exp,
+    Power, AdaDec); 3 seeds; 4 pre-training layers per size and seed, one data download."""
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == (16 + 3 + 14 * 4) * 3
+    assert int(counts["finetune"]) == (19 + 9 + 9 + 3 + 8) * 3 == 48 * 3
     assert int(counts["pretrain_layer"]) == 4 * 4 * 3
     assert int(counts["make_subset"]) == 4
     assert int(counts["download_mnist"]) == 1
@@ -112,7 +113,7 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 16 + 3 + 14 * 4 and int(counts["pretrain_layer"]) == 4 * 4
+    assert int(counts["finetune"]) == 48 and int(counts["pretrain_layer"]) == 4 * 4
 
 
 BAD_PLUGINS = {
@@ -171,7 +172,7 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     ]
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 2 * 23 and "walltime" not in counts
+    assert int(counts["finetune"]) == 2 * 22 and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr

@@ -56,9 +56,10 @@ def test_pretraining_wrote_four_plain_checkpoints_per_size_and_seed(pipeline):
 
 def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     paths = finetune_paths(pipeline)
-    # exp1 x 2 readings (8) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
+    # exp1: 4 runs under default, 3 under g_scale-mean (Cons+Cons reads no g_scale: the
+    # default's job) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
     # + mine (2 new: the user's own rules of tests/plugins/user_rules.py)
-    assert len(paths) == 23
+    assert len(paths) == 22
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
         table = pq.read_table(path)
@@ -91,6 +92,22 @@ def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
     # R = 12 steps; the rate after epoch 1 (t = 5) is eta0 / 2, after epoch 2 (t = 11) eta0 / 8
     assert list(halving["lr_bias_mean"]) == [0.001, 0.0005, 0.000125]
     assert halving["test_rer_sse"].iloc[-1] < halving["test_rer_sse"].iloc[0]
+
+
+def test_a_run_that_reads_no_setting_of_a_reading_reuses_the_default_job(pipeline):
+    # Cons+Cons reads lr only: under g_scale-mean it is the default reading's job, and its
+    # cell carries that job's rows relabelled (reading, g_scale), every value the same.
+    assert not (pipeline / "results/finetune/g_scale-mean/0.01/Cons+Cons").exists()
+    gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
+    cons = gathered[(gathered["weight_rule"] == "Cons") & (gathered["bias_rule"] == "Cons")]
+    cons = cons[cons["size"] == 0.01]
+    mean = cons[cons["reading"] == "g_scale-mean"].reset_index(drop=True)
+    default = cons[cons["reading"] == "default"].reset_index(drop=True)
+    assert (mean["g_scale"] == "mean").all() and len(mean) == 3
+    same = [c for c in gathered.columns if c not in ("reading", "g_scale")]
+    pd.testing.assert_frame_equal(mean[same], default[same])
+    table = pd.read_csv(pipeline / "results/tables/exp1.csv").set_index(["reading", "run"])
+    assert table.loc[("g_scale-mean", "Cons+Cons"), "rer_mean"] == default["test_rer_sse"].iloc[-1]
 
 
 def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path):
@@ -154,12 +171,13 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
     table = pd.read_csv(pipeline / "results/tables/exp1.csv")
     assert len(table) == 4 * 2  # four runs under two readings
     for row in table.itertuples():
-        path = f"results/finetune/{row.reading}/0.01/{row.run}/seed0/metrics.parquet"
+        reading = "default" if row.run == "Cons+Cons" else row.reading  # its job's reading
+        path = f"results/finetune/{reading}/0.01/{row.run}/seed0/metrics.parquet"
         metrics = pd.read_parquet(pipeline / path)
         expected = metrics.loc[metrics["epoch"] == epochs, "test_rer_sse"].item()
         assert row.n_seeds == 1 and row.rer_mean == pytest.approx(expected, rel=1e-12)
     gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
-    assert len(gathered) == 23 * (epochs + 1)
+    assert len(gathered) == 23 * (epochs + 1)  # 23 cells of 22 jobs
     assert set(pd.read_csv(pipeline / "results/tables/claims.csv")["claim"]) == {1, 2, 3, 4, 5, 6}
 
     snakemake(pipeline, "--report", "results/report.html")

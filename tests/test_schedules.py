@@ -23,7 +23,9 @@ from adamix.schedules import (
     build_optimizer,
     load_plugin,
     register,
+    settings_read,
 )
+from adamix.settings import SETTINGS, TRAINING
 from conftest import REPO
 
 sqrt = math.sqrt
@@ -599,3 +601,12 @@ def test_fused_step_keeps_torchs_thread_count():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_settings_read_by_a_run():
+    assert set(TRAINING) | set(READABLE) == set(SETTINGS)  # every setting read by someone
+    assert settings_read("Cons+Cons") == ("epochs", "batch_size", "lr", "loss")
+    assert settings_read("None+None") == ("epochs", "batch_size", "loss")
+    assert settings_read("AdaMix+Power") == (
+        "epochs", "batch_size", "lr", "K", "q", "loss", "timing", "t_unit", "g_scale"
+    )  # fmt: skip

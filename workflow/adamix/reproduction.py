@@ -169,7 +169,12 @@ def setup_section(metrics: pd.DataFrame, pretrain: pd.DataFrame, config: dict) -
     devices = pd.concat([metrics, pretrain])[["device", "device_name"]]
     devices = devices.assign(device=devices["device"].str.split(":").str[0]).drop_duplicates()
     device_list = ", ".join(f"`{d.device}` ({d.device_name})" for d in devices.itertuples())
-    jobs = metrics.groupby(JOB)["cumulative_seconds"].max()
+    # A cell that reuses another reading's job (adamix.tables.gather_metrics) has that job's
+    # rows, finish times included: each job counts once.
+    own = metrics.drop_duplicates(
+        ["weight_rule", "bias_rule", "size", "seed", "epoch", "finished_at"]
+    )
+    jobs = own.groupby(JOB)["cumulative_seconds"].max()
     finetune_seconds, pretrain_seconds = jobs.sum(), pretrain["seconds"].sum()
     elapsed = metrics["finished_at"].max() - (pretrain["finished_at"] - pretrain["seconds"]).min()
     n_layers = len(pretrain.drop_duplicates(["size", "seed", "layer"]))

@@ -60,6 +60,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from adamix.settings import SETTINGS, TRAINING
+
 TIMINGS = ("current", "lagged")
 ADADEC_FORMS = ("paper", "decaying")
 T_UNITS = ("step", "epoch")
@@ -244,6 +246,14 @@ def load_plugin(entry: str) -> tuple[str, ...]:
         raise ValueError(f"plug-in {entry!r} registered no rule (call adamix.schedules.register)")
     _PLUGINS[key] = names
     return names
+
+
+def settings_read(run: str) -> tuple[str, ...]:
+    """The fine-tuning settings a Weight+Bias run's result depends on: those every run
+    reads (adamix.settings.TRAINING) and those its two rules declare in ``reads``."""
+    weight, bias = run.split("+")
+    read = {*TRAINING, *get_rule(weight).reads, *get_rule(bias).reads}
+    return tuple(name for name in SETTINGS if name in read)
 
 
 def build_optimizer(

@@ -86,6 +86,9 @@ class FinetuneSettings:
 
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(FinetuneSettings))
+# What every run reads, whatever its rules: the training loop's own settings. The rest are
+# the rules' (adamix.schedules.READABLE), read by those rules that declare them.
+TRAINING = ("epochs", "batch_size", "loss")
 
 
 def typed_like_schema(value, schema: dict, root: dict | None = None):

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from adamix.atomic import atomic
-from adamix.metrics import load_metrics, read_metrics
+from adamix.metrics import load_metrics, read_metrics, write_metrics
 from adamix.paper import paper_rer, paper_seconds
 from adamix.stats import describe
 
@@ -201,14 +199,25 @@ def _html_page(df: pd.DataFrame, title: str, note: str) -> str:
 # ------------------------------------------------------------------ rule outputs
 
 
-def gather_metrics(inputs: Iterable[str | Path], out: str | Path) -> None:
-    """Concatenate the per-job metrics into one parquet file (rule gather_metrics);
-    read_metrics refuses a file whose schema is not FINETUNE_SCHEMA."""
+def gather_metrics(inputs: Iterable[str | Path], out: str | Path, cells: Sequence = ()) -> None:
+    """Concatenate the per-job metrics into one parquet file (rules gather_metrics and
+    experiment_metrics); read_metrics refuses a file whose schema is not FINETUNE_SCHEMA.
+
+    Each distinct run is computed once: a cell (reading, run, job_reading, settings) whose
+    job ran under another reading, one that agrees with it on every setting the run's rules
+    read, gets a copy of that job's rows, relabelled with its own reading and settings."""
     inputs = list(inputs)
-    table = read_metrics(inputs)
-    with atomic(out) as tmp:
-        pq.write_table(table, tmp)
-    log.info("%d rows from %d jobs -> %s", table.num_rows, len(inputs), out)
+    df = read_metrics(inputs).to_pandas()
+    run = df["weight_rule"] + "+" + df["bias_rule"]
+    parts = [df]
+    for reading, run_name, job_reading, settings in cells:
+        if reading == job_reading or ((df["reading"] == reading) & (run == run_name)).any():
+            continue
+        rows = df[(df["reading"] == job_reading) & (run == run_name)]
+        parts.append(rows.assign(reading=reading, **settings))
+    df = pd.concat(parts, ignore_index=True)
+    write_metrics(df.to_dict("records"), out)
+    log.info("%d rows from %d jobs (%d cells) -> %s", len(df), len(inputs), len(cells), out)
 
 
 def write_experiment_table(

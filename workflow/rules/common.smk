@@ -12,7 +12,11 @@ _pythonpath = [os.path.join(workflow.basedir, "workflow"), os.getenv("PYTHONPATH
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
-from adamix.schedules import RULES, load_plugin  # noqa: E402  (after sys.path)
+from adamix.schedules import (
+    RULES,
+    load_plugin,
+    settings_read,
+)  # noqa: E402  (after sys.path)
 from adamix.reproduction import check_publishable  # noqa: E402
 from adamix.settings import typed_like_schema  # noqa: E402
 
@@ -78,26 +82,58 @@ wildcard_constraints:
     experiment=r"[A-Za-z0-9_]+",
 
 
+def job_reading(reading, run):
+    """The reading whose job computes `run` under `reading`: the first reading, in the
+    config's order, that agrees with `reading` on every setting the run reads (declared by
+    its rules in the registry). Each distinct run is computed once, under that name."""
+    read = settings_read(run)
+    mine = {k: reading_settings(reading)[k] for k in read}
+    return next(
+        r
+        for r in config["readings"]
+        if {k: reading_settings(r)[k] for k in read} == mine
+    )
+
+
 def finetune_metrics(reading, size, run, seed):
+    """The parquet of the job that computes `run` under `reading` (see job_reading)."""
+    reading = job_reading(reading, run)
     return f"results/finetune/{reading}/{size_label(size)}/{run}/seed{seed}/metrics.parquet"
 
 
-def experiment_metrics(name):
-    """Every fine-tuning parquet of one experiment, over its readings, sizes, runs, seeds."""
+def experiment_cells(name):
+    """(reading, run, job's reading, the reading's settings) of each cell of an experiment."""
     exp = config["experiments"][name]
     return [
+        [reading, run, job_reading(reading, run), reading_settings(reading)]
+        for reading in exp["readings"]
+        for run in exp["runs"]
+    ]
+
+
+def experiment_metrics(name):
+    """The fine-tuning parquets of one experiment (its readings, sizes, runs and seeds),
+    each distinct run once."""
+    exp = config["experiments"][name]
+    paths = [
         finetune_metrics(reading, size, run, seed)
         for reading in exp["readings"]
         for size in exp["sizes"]
         for run in exp["runs"]
         for seed in config["seeds"]
     ]
+    return list(dict.fromkeys(paths))
 
 
 def all_metrics():
     return sorted(
         {path for name in config["experiments"] for path in experiment_metrics(name)}
     )
+
+
+def all_cells():
+    cells = [cell for name in config["experiments"] for cell in experiment_cells(name)]
+    return list({(c[0], c[1]): c for c in cells}.values())
 
 
 def reading_settings(reading):
@@ -159,7 +195,9 @@ def publishable_writeup(wildcards):
     """
     with open(os.path.join(workflow.basedir, "config.yaml")) as f:
         default = yaml.safe_load(f)
-    validate(default, schema=_schema_path)  # and its defaults filled in, as for `config`
+    validate(
+        default, schema=_schema_path
+    )  # and its defaults filled in, as for `config`
     check_publishable(config, default)
     return [f"{WRITEUP}/reproduction.md", *doc_figures()]
 

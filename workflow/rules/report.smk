@@ -14,6 +14,7 @@ EXPERIMENT_NAMES = "|".join(re.escape(name) for name in config["experiments"])
 
 localrules:
     gather_metrics,
+    experiment_metrics,
     experiment_table,
     experiment_figure,
     walltime,
@@ -32,13 +33,34 @@ rule gather_metrics:
         "logs/report/gather_metrics.log",
     conda:
         "../../envs/adamix.yaml"
+    params:
+        cells=all_cells(),
+    script:
+        "../scripts/gather_metrics.py"
+
+
+# One experiment's metrics, a row set per cell (reading, size, run, seed): a cell whose run
+# was computed under another reading reuses that job's rows (adamix.tables.gather_metrics).
+rule experiment_metrics:
+    input:
+        lambda wc: experiment_metrics(wc.experiment),
+    output:
+        "results/metrics/{experiment}.parquet",
+    log:
+        "logs/report/experiment_metrics/{experiment}.log",
+    wildcard_constraints:
+        experiment=EXPERIMENT_NAMES,
+    conda:
+        "../../envs/adamix.yaml"
+    params:
+        cells=lambda wc: experiment_cells(wc.experiment),
     script:
         "../scripts/gather_metrics.py"
 
 
 rule experiment_table:
     input:
-        lambda wc: experiment_metrics(wc.experiment),
+        "results/metrics/{experiment}.parquet",
     output:
         csv=report(
             "results/tables/{experiment}.csv",
@@ -69,7 +91,7 @@ rule experiment_table:
 
 rule experiment_figure:
     input:
-        lambda wc: experiment_metrics(wc.experiment),
+        "results/metrics/{experiment}.parquet",
     output:
         png=report(
             "results/figures/{experiment}.png",
@@ -94,7 +116,7 @@ rule experiment_figure:
 
 rule walltime:
     input:
-        lambda wc: experiment_metrics(wc.experiment),
+        "results/metrics/{experiment}.parquet",
     output:
         png=report(
             "results/figures/{experiment}_walltime.png",
