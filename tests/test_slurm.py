@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -77,3 +78,67 @@ def test_exp2_through_slurm_equals_the_local_run(cluster, pipeline, tmp_path):
         local = pd.read_parquet(pipeline / path).drop(columns=TIMING)
         pd.testing.assert_frame_equal(ours, local)
     assert (workdir / "results/figures/exp2.png").stat().st_size > 0
+
+
+def test_a_requeued_finetune_job_resumes_and_equals_an_uninterrupted_run(
+    cluster, pipeline, tmp_path
+):
+    # Preemption: a fine-tuning job requeued while it runs (`scontrol requeue`, as a
+    # preempting scheduler does) starts again in Slurm and resumes from its last saved
+    # epoch (results/resume/); its metrics equal those of an uninterrupted local run.
+    target = "results/finetune/default/0.01/AdaMix+Power/seed0/metrics.parquet"
+    longer = ["--config", "finetune={epochs: 60}"]  # long enough to be caught running
+    workdirs = {}
+    for name in ("slurm", "local"):
+        workdir = workdirs[name] = copy_workflow(tmp_path / name)
+        for part in ("data", "pretrain"):  # copy2: the same mtimes, nothing to redo
+            shutil.copytree(pipeline / "results" / part, workdir / "results" / part)
+    cmd = [
+        sys.executable, "-m", "snakemake", target, *longer,
+        "--workflow-profile", "workflow/profiles/slurm",
+        "--configfile", "tests/config.yaml",
+        "--jobs", "1", "--retries", "0", "--latency-wait", "5",
+        "--slurm-status-command", "squeue",
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--seconds-between-status-checks", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "SLURM_PARTITION": "debug"}
+    submitted = subprocess.Popen(
+        cmd, cwd=workdirs["slurm"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    job_log = workdirs["slurm"] / "logs/finetune/default/0.01/AdaMix+Power/seed0.log"
+    deadline = time.monotonic() + 300
+    while not (job_log.exists() and "epoch 5:" in job_log.read_text()):
+        assert submitted.poll() is None and time.monotonic() < deadline, "job never ran"
+        time.sleep(0.2)
+    job_id = subprocess.run(
+        ["squeue", "-h", "-o", "%i", "-t", "RUNNING"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(job_id) == 1, job_id
+    subprocess.run(["scontrol", "requeue", job_id[0]], check=True)
+    # Slurm delays a requeued job's start by ~2 minutes; once it is pending again, let it
+    # start at once.
+    state = ["squeue", "-h", "-o", "%T", "-t", "all", "-j", job_id[0]]
+    while subprocess.run(state, capture_output=True, text=True).stdout.strip() != "PENDING":
+        assert time.monotonic() < deadline, "the requeued job never became pending"
+        time.sleep(0.2)
+    subprocess.run(["scontrol", "update", f"JobId={job_id[0]}", "StartTime=now"], check=True)
+    log, _ = submitted.communicate(timeout=600)
+    assert submitted.returncode == 0, log[-5000:]
+    record = subprocess.run(
+        ["scontrol", "show", "job", job_id[0]], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Restarts=1" in record and "JobState=COMPLETED" in record, record
+    assert re.search(r"resumed from .*AdaMix\+Power/seed0\.pt after epoch \d+", job_log.read_text())
+
+    snakemake_local = [sys.executable, "-m", "snakemake", target, *longer, "--cores", "1"]
+    local = subprocess.run(
+        [*snakemake_local, "--configfile", "tests/config.yaml"], cwd=workdirs["local"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr[-3000:]
+    ours = pd.read_parquet(workdirs["slurm"] / target).drop(columns=TIMING)
+    uninterrupted = pd.read_parquet(workdirs["local"] / target).drop(columns=TIMING)
+    assert len(ours) == 61
+    pd.testing.assert_frame_equal(ours, uninterrupted)
