@@ -32,7 +32,7 @@ def test_layer_loader_names_the_file_and_the_problem(tmp_path):
     assert set(load_layer(tmp_path / "layer1.pt")) == {"W", "hbias", "vbias"}
     cases = {
         "garbage.pt": (b"not a checkpoint", "not a layer checkpoint"),
-        "keys.pt": ({"W": good["W"]}, "has W, hbias and vbias, not"),
+        "keys.pt": ({"W": good["W"]}, r"it has \['W'\], not W, hbias and vbias"),
         "shape.pt": ({**good, "hbias": torch.zeros(4)}, "do not fit together"),
         "dtype.pt": ({**good, "W": good["W"].double()}, "must be float32 tensors"),
         "nan.pt": ({**good, "vbias": torch.full((6,), float("nan"))}, "non-finite values"),
@@ -46,6 +46,7 @@ def test_layer_loader_names_the_file_and_the_problem(tmp_path):
         with pytest.raises(ValueError, match=message) as error:
             load_layer(path)
         assert str(path) in str(error.value) and "weights_only" not in str(error.value)
+        assert "rule pretrain_layer makes it" in str(error.value)
 
 
 # --- the fine-tuning job on tiny real files ---------------------------------------------
@@ -123,7 +124,7 @@ def test_a_bad_subset_is_refused_before_training(tmp_path, images, message):
     subset, layers = job_files(tmp_path, images=images)
     with pytest.raises(ValueError, match=message) as error:
         run_job(tmp_path, subset, layers)
-    assert str(subset) in str(error.value)
+    assert str(subset) in str(error.value) and "rule make_subset" in str(error.value)
     assert not (tmp_path / "metrics.parquet").exists()
 
 

@@ -167,7 +167,10 @@ def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:
             arrays = {k: z[k] for k in z.files}
         _check_arrays(arrays, full=False)
     except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a valid subset file ({error})") from None
+        raise ValueError(
+            f"{path}: not a valid subset file ({error}); rule make_subset (download_mnist for"
+            " mnist.npz) makes it: delete it and run again to make it anew"
+        ) from None
     for split, key in zip(("train", "test"), INDEX_KEYS, strict=True):
         if key in arrays:
             idx = arrays[key]

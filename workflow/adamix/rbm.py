@@ -180,22 +180,30 @@ def pretrain_layer(
 
 def load_layer(path: str | os.PathLike) -> RBM:
     """A layer checkpoint written by ``pretrain_job``, checked: W (n_visible, n_hidden),
-    hbias (n_hidden,), vbias (n_visible,), finite float32. ValueError naming the file."""
+    hbias (n_hidden,), vbias (n_visible,), finite float32. ValueError naming the file and
+    the rule that makes it."""
     try:
-        rbm = torch.load(path, map_location="cpu", weights_only=True)
+        return _check_layer(path, torch.load(path, map_location="cpu", weights_only=True))
     except Exception as error:  # torch's own message may advise an unsafe load: not passed on
-        raise ValueError(f"{path}: not a layer checkpoint ({type(error).__name__})") from None
+        why = str(error) if isinstance(error, ValueError) else type(error).__name__
+        raise ValueError(
+            f"{path}: not a layer checkpoint ({why}); rule pretrain_layer makes it: delete"
+            " it and run again to make it anew"
+        ) from None
+
+
+def _check_layer(path, rbm) -> RBM:
     if not isinstance(rbm, dict) or set(rbm) != {"W", "hbias", "vbias"}:
         keys = sorted(rbm) if isinstance(rbm, dict) else type(rbm).__name__
-        raise ValueError(f"{path}: a layer checkpoint has W, hbias and vbias, not {keys}")
+        raise ValueError(f"it has {keys}, not W, hbias and vbias")
     W, hbias, vbias = rbm["W"], rbm["hbias"], rbm["vbias"]
     if not all(isinstance(x, torch.Tensor) and x.dtype == torch.float32 for x in rbm.values()):
-        raise ValueError(f"{path}: W, hbias and vbias must be float32 tensors")
+        raise ValueError("W, hbias and vbias must be float32 tensors")
     if W.ndim != 2 or hbias.shape != (W.shape[1],) or vbias.shape != (W.shape[0],):
         shapes = {k: tuple(v.shape) for k, v in rbm.items()}
-        raise ValueError(f"{path}: shapes {shapes} do not fit together")
+        raise ValueError(f"shapes {shapes} do not fit together")
     if not all(torch.isfinite(x).all() for x in rbm.values()):
-        raise ValueError(f"{path}: non-finite values")
+        raise ValueError("non-finite values")
     return rbm
 
 
