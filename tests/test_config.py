@@ -28,8 +28,8 @@ def dry_run_with(tmp_path, edit) -> str:
     ("edit", "expected"),
     [
         (
-            lambda c: c["experiments"]["exp1"]["runs"].append("Adam+Cons"),
-            r"exp1.runs: 'Adam\+Cons' names no registered rule 'Adam'",
+            lambda c: c["experiments"]["exp1"]["runs"].append("Adamax+Cons"),
+            r"exp1.runs: 'Adamax\+Cons' names no registered rule 'Adamax'",
         ),
         (
             lambda c: c["experiments"]["exp1"]["runs"].append("Cons-Cons"),
@@ -172,7 +172,7 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     ]
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 2 * 22 and "walltime" not in counts
+    assert int(counts["finetune"]) == 2 * 23 and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr

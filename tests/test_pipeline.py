@@ -58,8 +58,8 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     paths = finetune_paths(pipeline)
     # exp1: 4 runs under default, 3 under g_scale-mean (Cons+Cons reads no g_scale: the
     # default's job) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
-    # + mine (2 new: the user's own rules of tests/plugins/user_rules.py)
-    assert len(paths) == 22
+    # + mine (3 new: the user's own rules of tests/plugins/user_rules.py, and Adam+Adam)
+    assert len(paths) == 23
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
         table = pq.read_table(path)
@@ -83,7 +83,7 @@ def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
     # tests/config.yaml names tests/plugins/user_rules.py in `plugins` and runs its rules in
     # an experiment of its own: they reach the metrics, the table and the figure.
     table = pd.read_csv(pipeline / "results/tables/mine.csv")
-    assert list(table["run"]) == ["Cons+Cons", "RMS+Cons", "Halving+Halving"]
+    assert list(table["run"]) == ["Cons+Cons", "RMS+Cons", "Halving+Halving", "Adam+Adam"]
     assert table["rer_mean"].notna().all() and (table["n_diverged"] == 0).all()
     assert (pipeline / "results/figures/mine.png").stat().st_size > 10_000
     halving = pd.read_parquet(
@@ -177,7 +177,7 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
         expected = metrics.loc[metrics["epoch"] == epochs, "test_rer_sse"].item()
         assert row.n_seeds == 1 and row.rer_mean == pytest.approx(expected, rel=1e-12)
     gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
-    assert len(gathered) == 23 * (epochs + 1)  # 23 cells of 22 jobs
+    assert len(gathered) == 24 * (epochs + 1)  # 24 cells of 23 jobs
     assert set(pd.read_csv(pipeline / "results/tables/claims.csv")["claim"]) == {1, 2, 3, 4, 5, 6}
 
     snakemake(pipeline, "--report", "results/report.html")

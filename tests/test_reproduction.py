@@ -97,7 +97,7 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     assert "- Seeds: 0;" in setup
     # each distinct run once: Cons+Cons under g_scale-mean is the default's job
     jobs = list((pipeline / "results" / "finetune").glob("*/*/*/seed*/metrics.parquet"))
-    assert len(jobs) == 22
+    assert len(jobs) == 23
     assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
     assert re.search(r"Wall time of the run: (\d+ h )?(\d+ min )?[\d.]+ s,", setup), setup
 

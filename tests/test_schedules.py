@@ -16,6 +16,8 @@ import torch
 from adamix import schedules
 from adamix.schedules import (
     BUILTIN_RULES,
+    MODERN_RULES,
+    PAPER_RULES,
     READABLE,
     RULES,
     AdaptiveRule,
@@ -294,6 +296,8 @@ PAIRS = [
     ("AdaGrad", "AdaDec", {"timing": "lagged", "g_scale": 0.01}),
     ("AdaDec", "Exp", {"adadec": "decaying", "t_unit": "epoch", "steps_per_epoch": 3}),
     ("AdaDec", "AdaDec", {"timing": "lagged", "adadec": "paper"}),
+    ("Adam", "Momentum", {}),
+    ("RMSprop", "Nesterov", {}),
 ]
 
 
@@ -412,7 +416,7 @@ def test_rate_stats_before_any_step():
 @pytest.mark.parametrize(
     ("kw", "name"),
     [
-        ({"weight_rule": "Adam"}, "weight_rule"),
+        ({"weight_rule": "Adamax"}, "weight_rule"),
         ({"bias_rule": "cons"}, "bias_rule"),
         ({"lr": -1.0}, "lr"),
         ({"lr": float("nan")}, "lr"),
@@ -442,8 +446,10 @@ def test_invalid_arguments(kw, name):
 # --- the registry and plug-ins ------------------------------------------------------
 
 
-def test_builtin_rules_are_the_papers_seven():
-    assert BUILTIN_RULES == ("None", "Cons", "Exp", "Power", "AdaGrad", "AdaDec", "AdaMix")
+def test_builtin_rules_are_the_papers_seven_and_four_modern_ones():
+    assert PAPER_RULES == ("None", "Cons", "Exp", "Power", "AdaGrad", "AdaDec", "AdaMix")
+    assert MODERN_RULES == ("Momentum", "Nesterov", "Adam", "RMSprop")
+    assert BUILTIN_RULES == PAPER_RULES + MODERN_RULES
     assert all(RULES[name].name == name for name in RULES)
 
 
@@ -514,7 +520,7 @@ def _scalar(name, **kw):
             ),
             "init, fold, factor, no_state_factor must be a function",
         ),  # fmt: skip
-        ("Cons", "is not a ScalarRule or an AdaptiveRule"),
+        ("Cons", "is not a ScalarRule, an AdaptiveRule or a TorchRule"),
     ],
 )
 def test_register_refuses_a_bad_rule(rule, message):
@@ -610,3 +616,33 @@ def test_settings_read_by_a_run():
     assert settings_read("AdaMix+Power") == (
         "epochs", "batch_size", "lr", "K", "q", "loss", "timing", "t_unit", "g_scale"
     )  # fmt: skip
+
+
+TORCH_OPTIM = {
+    "Momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
+    "Nesterov": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True),
+    "Adam": lambda p: torch.optim.Adam(p, lr=0.01),
+    "RMSprop": lambda p: torch.optim.RMSprop(p, lr=0.01),
+}
+
+
+@pytest.mark.parametrize("rule", MODERN_RULES)
+def test_modern_rules_are_torch_optim_per_group(rule):
+    # Weight+Bias = rule+Cons: the weights step exactly as torch.optim's optimizer steps
+    # them alone; the biases as plain SGD at eta0.
+    gen = torch.Generator().manual_seed(5)
+    w0, b0 = torch.randn(4, 3, generator=gen), torch.randn(3, generator=gen)
+    grads = [(torch.randn(4, 3, generator=gen), torch.randn(3, generator=gen)) for _ in range(5)]
+    w, b = w0.clone().requires_grad_(), b0.clone().requires_grad_()
+    ours = build_optimizer([w], [b], rule, "Cons", lr=0.01, total_steps=5)
+    w_ref = w0.clone().requires_grad_()
+    reference = TORCH_OPTIM[rule]([w_ref])
+    for gw, gb in grads:
+        w.grad, b.grad, w_ref.grad = gw.clone(), gb.clone(), gw.clone()
+        ours.step()
+        reference.step()
+    assert torch.equal(w, w_ref)
+    torch.testing.assert_close(
+        b.detach(), b0 - 0.01 * sum(gb for _, gb in grads), rtol=0, atol=1e-6
+    )
+    assert ours.rate_stats()["weight"] == (0.01, 0.01, 0.01)

@@ -95,6 +95,7 @@ class ScalarRule:
     doc: str = ""
 
     stateful = False
+    PARTS = ("rate",)  # what must be a function
 
     def step(self, opt, group: dict, step: int, params, grads, states) -> None:
         rate = self.scalar(group, step)
@@ -140,6 +141,7 @@ class AdaptiveRule:
     doc: str = ""
 
     stateful = True
+    PARTS = ("scale", "init", "fold", "factor", "no_state_factor")
 
     def step(self, opt, group: dict, step: int, params, grads, states) -> None:
         views = opt._fused_views(group, self, params, grads, states)
@@ -181,7 +183,34 @@ class AdaptiveRule:
         return c * total / n, c * lo, c * hi
 
 
-Rule = ScalarRule | AdaptiveRule
+@dataclass(frozen=True)
+class TorchRule:
+    """A rule that is one of torch.optim's optimizers, not rewritten: ``make(params, h)``
+    builds it for the group's parameters (h: the group's hyperparameters; h["lr"] its
+    rate). Its per-parameter state is the ScheduledSGD's own, so ``state_dict()`` saves it
+    and a resumed run continues bit for bit. Its rate statistics are the nominal rate
+    eta0: the per-element rate of such an optimizer has no closed form here."""
+
+    name: str
+    make: Callable[[list[Tensor], dict], Optimizer]
+    reads: tuple[str, ...] = ("lr",)
+    doc: str = ""
+
+    stateful = False  # the inner optimizer makes its state
+    PARTS = ("make",)
+
+    def step(self, opt, group: dict, step: int, params, grads, states) -> None:
+        inner = opt._inner.get(id(group))
+        if inner is None:
+            inner = opt._inner[id(group)] = self.make(group["params"], group)
+        inner.state = opt.state  # shared, and new after a load_state_dict
+        inner.step()
+
+    def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
+        return group["lr"], group["lr"], group["lr"]
+
+
+Rule = ScalarRule | AdaptiveRule | TorchRule
 
 # --- the registry ------------------------------------------------------------------------
 
@@ -192,8 +221,8 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no "+": runs are Weight+Bias
 def register(rule: Rule) -> Rule:
     """Add a rule to ``RULES`` under its name; ValueError for a taken name, a bad name, an
     unknown setting in ``reads`` or a missing part."""
-    if not isinstance(rule, ScalarRule | AdaptiveRule):
-        raise ValueError(f"{rule!r} is not a ScalarRule or an AdaptiveRule")
+    if not isinstance(rule, ScalarRule | AdaptiveRule | TorchRule):
+        raise ValueError(f"{rule!r} is not a ScalarRule, an AdaptiveRule or a TorchRule")
     where = f"rule {rule.name!r}"
     if not isinstance(rule.name, str) or not NAME.match(rule.name):
         raise ValueError(f"{where}: a name is letters, digits and _, starting with a letter")
@@ -201,10 +230,7 @@ def register(rule: Rule) -> Rule:
         raise ValueError(f"{where} is already registered; choose another name")
     if unknown := sorted(set(rule.reads) - set(READABLE)):
         raise ValueError(f"{where}: reads unknown settings {unknown}; known: {READABLE}")
-    parts = ["rate"] if isinstance(rule, ScalarRule) else ["scale", "init", "fold", "factor"]
-    if isinstance(rule, AdaptiveRule):
-        parts.append("no_state_factor")
-    if missing := [part for part in parts if not callable(getattr(rule, part))]:
+    if missing := [part for part in rule.PARTS if not callable(getattr(rule, part))]:
         raise ValueError(f"{where}: {', '.join(missing)} must be a function")
     if isinstance(rule, AdaptiveRule) and (rule.kernel is None) != (rule.state_keys is None):
         raise ValueError(f"{where}: a fused kernel needs state_keys, and state_keys a kernel")
@@ -373,6 +399,7 @@ class ScheduledSGD(Optimizer):
         defaults["step"] = 0
         self._scratch: dict[Tensor, Tensor] = {}
         self._views: dict[Tensor, tuple[int, np.ndarray]] = {}
+        self._inner: dict[int, Optimizer] = {}  # TorchRule: a torch.optim optimizer per group
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -382,7 +409,7 @@ class ScheduledSGD(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        self._scratch, self._views = {}, {}  # not part of the state: rebuilt when needed
+        self._scratch, self._views, self._inner = {}, {}, {}  # rebuilt when needed
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
@@ -662,7 +689,36 @@ register(
     )
 )
 
-BUILTIN_RULES = tuple(RULES)  # the paper's seven, in its order
+PAPER_RULES = tuple(RULES)  # the paper's seven, in its order
+
+# --- modern rules: torch.optim's own, per parameter group ----------------------------------
+
+register(
+    TorchRule(
+        "Momentum", lambda p, h: torch.optim.SGD(p, lr=h["lr"], momentum=0.9),
+        doc="SGD with momentum 0.9 (torch.optim.SGD)",
+    )
+)  # fmt: skip
+register(
+    TorchRule(
+        "Nesterov", lambda p, h: torch.optim.SGD(p, lr=h["lr"], momentum=0.9, nesterov=True),
+        doc="SGD with Nesterov momentum 0.9 (torch.optim.SGD)",
+    )
+)  # fmt: skip
+register(
+    TorchRule(
+        "Adam", lambda p, h: torch.optim.Adam(p, lr=h["lr"]),
+        doc="Adam, betas (0.9, 0.999), eps 1e-8 (torch.optim.Adam)",
+    )
+)  # fmt: skip
+register(
+    TorchRule(
+        "RMSprop", lambda p, h: torch.optim.RMSprop(p, lr=h["lr"]),
+        doc="RMSprop, alpha 0.99, eps 1e-8 (torch.optim.RMSprop)",
+    )
+)  # fmt: skip
+MODERN_RULES = tuple(name for name in RULES if name not in PAPER_RULES)
+BUILTIN_RULES = tuple(RULES)
 
 
 def _scalar_like(t: Tensor, value: float) -> Tensor:
