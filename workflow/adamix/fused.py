@@ -15,7 +15,7 @@ sets to its ``threads``).
 
 Arguments: flat, contiguous arrays of one dtype (float32 or float64), the scalars of that
 dtype; ``mc`` is -c(t), the negated scale of the rate; ``lagged`` applies the factor built
-from the earlier gradients before folding g(t) in (PAPER.md, ambiguity 1).
+from the earlier gradients before folding g(t) in (docs/paper.md, ambiguity 1).
 """
 
 from __future__ import annotations

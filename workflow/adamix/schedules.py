@@ -14,7 +14,7 @@ one of torch.optim's optimizers. A user's own rule is any of these, registered w
 Each rule declares the settings it ``reads``: two jobs that differ only in settings their
 rules do not read compute the same.
 
-The readings of the paper's ambiguities (docs: PAPER.md) are arguments, defaults first:
+The readings of the paper's ambiguities (docs/paper.md) are arguments, defaults first:
 
 - ``timing`` (ambiguity 1): "current" folds g(t) into the rate that step t applies;
   "lagged" applies the rate built from g(0..t-1) and folds g(t) in afterwards, so the first

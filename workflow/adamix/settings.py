@@ -29,7 +29,7 @@ def _number(default, doc: str):
 @dataclass(frozen=True)
 class FinetuneSettings:
     """Hyperparameters of fine-tuning (paper section 3 and H&S's code) and the readings of
-    the paper's ambiguities (docs: PAPER.md, numbered as there)."""
+    the paper's ambiguities (docs/paper.md, numbered as there)."""
 
     epochs: int = _number(50, "fine-tuning epochs; the paper reports RER at 5, 10, ..., 50")
     batch_size: int = _number(100, "minibatch size (H&S)")

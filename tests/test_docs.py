@@ -1,0 +1,55 @@
+"""The repository stands on its own: its spec (docs/paper.md) is inside it, and agrees with
+the numbers and checksums the code uses."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import yaml
+
+from adamix.data import MNIST_FILES
+from adamix.paper import paper_results
+from conftest import REPO
+
+SPEC = REPO / "docs" / "paper.md"
+
+
+def test_nothing_points_outside_the_repository():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    texts = [p for p in tracked if p.endswith((".md", ".py", ".yaml", ".smk", ".rst", ".toml"))]
+    assert texts, "no tracked files found"
+    for path in texts:
+        text = (REPO / path).read_text(encoding="utf-8")
+        for outside in (
+            "../" + "shared",
+            "PAPER" + ".md",
+        ):  # not spelled out: this file is checked too
+            assert outside not in text, f"{path} points to {outside}"
+
+
+def test_the_spec_shows_the_papers_numbers_as_the_code_has_them():
+    spec = SPEC.read_text(encoding="utf-8")
+    experiments = paper_results()["experiments"]
+    for number, name in enumerate(experiments, start=1):
+        row = next(line for line in spec.splitlines() if line.startswith(f"| {number} | "))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        runs = cells[2].split(", ")
+        values = [float(v) for v in cells[4].split(", ")]
+        table = experiments[name]["rer_epoch50"]
+        assert runs == list(table), name
+        assert values == [v for sizes in table.values() for v in sizes.values()], name
+    seconds = experiments["exp1"]["wall_seconds_50_epochs"]
+    for run, value in seconds.items():
+        assert f"{run.split('+')[0]} {value:.2f} s" in spec, run
+
+
+def test_the_spec_shows_the_checksums_the_download_checks():
+    spec = SPEC.read_text(encoding="utf-8")
+    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    assert config["data"]["files"] == MNIST_FILES
+    for name, sha256 in MNIST_FILES.items():
+        assert re.search(rf"\| {re.escape(name)} \| {sha256} \|", spec), name
+    assert config["data"]["offline"]["sha256"] in spec
