@@ -8,7 +8,8 @@ import re
 import pytest
 import yaml
 
-from adamix.settings import FinetuneSettings, typed_like_schema
+from adamix.config import typed_like_schema
+from adamix.settings import FinetuneSettings
 from conftest import REPO, copy_workflow, snakemake
 
 

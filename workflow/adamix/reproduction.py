@@ -32,9 +32,6 @@ GENERATED = (
     "results/metrics.parquet and results/pretrain/, and published by `snakemake publish`;"
     " do not edit by hand."
 )
-# What `snakemake publish` demands of a run: config.yaml's values of these, and at least
-# its seeds (more are welcome).
-PUBLISHED_KEYS = ("data", "model", "pretrain", "finetune", "readings", "experiments", "plugins")
 # What each of the paper's experiments compares (He & Li 2016, section 3); another
 # experiment is described by its runs.
 DESCRIPTIONS = {
@@ -489,30 +486,6 @@ def write_reproduction(
     sections += [discussion_section(Path(discussion), table, config), f"---\n\n*{GENERATED}*"]
     out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     log.info("%s and %d figures", out, len(links))
-
-
-def check_publishable(config: dict, default: dict) -> None:
-    """ValueError unless `config` runs the full default study of `default` (config.yaml):
-    every seed, and the same data, model, settings, readings, experiments and plug-ins.
-    Only that run's write-up goes to docs/."""
-    problems = []
-    if missing := sorted(set(default["seeds"]) - set(config["seeds"])):
-        problems.append(f"seeds {missing} of config.yaml are not run")
-    for key in PUBLISHED_KEYS:
-        ours, theirs = config.get(key), default.get(key, [] if key == "plugins" else None)
-        if isinstance(theirs, dict) and isinstance(ours, dict):
-            differ = sorted(k for k in {*ours, *theirs} if ours.get(k) != theirs.get(k))
-            if differ:
-                problems.append(f"{key}: {', '.join(map(str, differ))} differ from config.yaml")
-        elif ours != theirs:
-            problems.append(f"{key} differs from config.yaml")
-    if problems:
-        raise ValueError(
-            "publish copies only the write-up of the full default study (config.yaml, every"
-            " seed, size, experiment and reading) to docs/; this run differs: "
-            + "; ".join(problems)
-            + ". Its own write-up is results/reproduction/reproduction.md."
-        )
 
 
 README_START = (

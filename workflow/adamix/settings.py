@@ -15,8 +15,6 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import yaml
-
 
 def _choice(default: str, choices: tuple[str, ...], doc: str):
     return field(default=default, metadata={"choices": choices, "doc": doc})
@@ -89,44 +87,3 @@ SETTINGS = tuple(f.name for f in dataclasses.fields(FinetuneSettings))
 # What every run reads, whatever its rules: the training loop's own settings. The rest are
 # the rules' (adamix.schedules.READABLE), read by those rules that declare them.
 TRAINING = ("epochs", "batch_size", "loss")
-
-
-def typed_like_schema(value, schema: dict, root: dict | None = None):
-    """`value` with every string that the JSON schema types as a number, an integer or a
-    boolean read as YAML. Snakemake reads nested values given on the command line
-    (`--config 'finetune={epochs: 3}'`) as strings; this makes them what a config file
-    gives. Strings the schema allows as strings, and strings YAML does not read as the
-    schema's type, are left for the schema's validation to judge."""
-    root = schema if root is None else root
-    while "$ref" in schema:  # local references only: "#/$defs/name"
-        node = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
-    if isinstance(value, dict):
-        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
-        extra = extra if isinstance(extra, dict) else {}
-        return {k: typed_like_schema(v, properties.get(k, extra), root) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed_like_schema(v, schema.get("items", {}), root) for v in value]
-    types = schema.get("type", [])
-    types = {types} if isinstance(types, str) else set(types)
-    if not isinstance(value, str) or "string" in types or not types & NON_STRING:
-        return value
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-    if isinstance(parsed, bool):
-        return parsed if "boolean" in types else value
-    if isinstance(parsed, int) and types & {"integer", "number"}:
-        return parsed
-    if "number" in types:
-        try:
-            return float(value)  # also 1e-3, which YAML 1.1 reads as a string
-        except ValueError:
-            pass
-    return value
-
-
-NON_STRING = {"integer", "number", "boolean"}

@@ -12,13 +12,9 @@ _pythonpath = [os.path.join(workflow.basedir, "workflow"), os.getenv("PYTHONPATH
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
-from adamix.schedules import (
-    RULES,
-    load_plugin,
-    settings_read,
-)  # noqa: E402  (after sys.path)
-from adamix.reproduction import check_publishable  # noqa: E402
-from adamix.settings import typed_like_schema  # noqa: E402
+# Imported after sys.path is set (ruff's E402 does not look into .smk files).
+from adamix.config import check_publishable, typed_like_schema
+from adamix.schedules import RULES, load_plugin, settings_read
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
 # (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.
@@ -30,7 +26,7 @@ _schema_path = os.path.join(
 with open(_schema_path) as _f:
     config.update(typed_like_schema(dict(config), yaml.safe_load(_f)))
 
-validate(config, schema="../schemas/config.schema.yaml")
+validate(config, schema=_schema_path)
 
 # The user's own learning-rate rules (config `plugins`): loaded here, so that a missing
 # file, a name clash or an incomplete rule stops the workflow before any job runs.
@@ -195,9 +191,7 @@ def publishable_writeup(wildcards):
     """
     with open(os.path.join(workflow.basedir, "config.yaml")) as f:
         default = yaml.safe_load(f)
-    validate(
-        default, schema=_schema_path
-    )  # and its defaults filled in, as for `config`
+    validate(default, schema=_schema_path)  # fills in its defaults, as for `config`
     check_publishable(config, default)
     return [f"{WRITEUP}/reproduction.md", *doc_figures()]
 

@@ -1,0 +1,75 @@
+"""The workflow's config as Snakemake hands it over: command-line values typed as the
+schema types them, and the check that a run is the full default study (`publish`).
+Light on purpose (yaml only): the Snakefile imports it on every start.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+# What `snakemake publish` demands of a run: config.yaml's values of these, and at least
+# its seeds (more are welcome).
+PUBLISHED_KEYS = ("data", "model", "pretrain", "finetune", "readings", "experiments", "plugins")
+NON_STRING = {"integer", "number", "boolean"}
+
+
+def typed_like_schema(value, schema: dict, root: dict | None = None):
+    """`value` with every string that the JSON schema types as a number, an integer or a
+    boolean read as YAML. Snakemake reads nested values given on the command line
+    (`--config 'finetune={epochs: 3}'`) as strings; this makes them what a config file
+    gives. Strings the schema allows as strings, and strings YAML does not read as the
+    schema's type, are left for the schema's validation to judge."""
+    root = schema if root is None else root
+    while "$ref" in schema:  # local references only: "#/$defs/name"
+        node = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) else {}
+        return {k: typed_like_schema(v, properties.get(k, extra), root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed_like_schema(v, schema.get("items", {}), root) for v in value]
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    if not isinstance(value, str) or "string" in types or not types & NON_STRING:
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if isinstance(parsed, bool):
+        return parsed if "boolean" in types else value
+    if isinstance(parsed, int) and types & {"integer", "number"}:
+        return parsed
+    if "number" in types:
+        try:
+            return float(value)  # also 1e-3, which YAML 1.1 reads as a string
+        except ValueError:
+            pass
+    return value
+
+
+def check_publishable(config: dict, default: dict) -> None:
+    """ValueError unless `config` runs the full default study of `default` (config.yaml):
+    every seed, and the same data, model, settings, readings, experiments and plug-ins.
+    Only that run's write-up goes to docs/."""
+    problems = []
+    if missing := sorted(set(default["seeds"]) - set(config["seeds"])):
+        problems.append(f"seeds {missing} of config.yaml are not run")
+    for key in PUBLISHED_KEYS:
+        ours, theirs = config.get(key), default.get(key, [] if key == "plugins" else None)
+        if isinstance(theirs, dict) and isinstance(ours, dict):
+            differ = sorted(k for k in {*ours, *theirs} if ours.get(k) != theirs.get(k))
+            if differ:
+                problems.append(f"{key}: {', '.join(map(str, differ))} differ from config.yaml")
+        elif ours != theirs:
+            problems.append(f"{key} differs from config.yaml")
+    if problems:
+        raise ValueError(
+            "publish copies only the write-up of the full default study (config.yaml, every"
+            " seed, size, experiment and reading) to docs/; this run differs: "
+            + "; ".join(problems)
+            + ". Its own write-up is results/reproduction/reproduction.md."
+        )
