@@ -8,7 +8,6 @@ untied (paper, section 1.2, fig. 1).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -55,8 +54,3 @@ def reconstruction_error(model: torch.nn.Module, x: torch.Tensor, batch_size: in
         xb = x[start : start + batch_size]
         total += (model(xb) - xb).square_().sum(dtype=torch.float64)
     return total.item() / x.shape[0]
-
-
-def pixels(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
-    """uint8 images (n, pixels) of a subset file -> the network's float32 input in [0, 1]."""
-    return torch.from_numpy(images).to(device, torch.float32) / 255

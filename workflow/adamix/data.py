@@ -49,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from adamix.atomic import atomic
+
 # File name -> sha256 of the gzip file. The data set publishes md5s only (f68b3c2d...,
 # d53e105e..., 9fb629c4..., ec29112d...); these sha256s of the same files are the ones
 # TensorFlow Datasets, torchvision mirrors and other projects pin, all alike.
@@ -148,21 +150,11 @@ def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarr
 
     A crash or an exception leaves either the old file or none, never a partial one.
     """
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the data from the group
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic(out_path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:

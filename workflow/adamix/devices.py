@@ -1,10 +1,12 @@
-"""Where a job computes: the torch device a config names, its model name, torch's threads."""
+"""Where a job computes: the torch device a config names, its model name, torch's threads,
+and the images it computes on."""
 
 from __future__ import annotations
 
 import functools
 import platform
 
+import numpy as np
 import torch
 
 
@@ -35,3 +37,8 @@ def device_name(device: torch.device | str) -> str:
             return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
     except (OSError, StopIteration):
         return platform.machine() or device.type
+
+
+def pixels(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """uint8 images (n, pixels) of a subset file -> the network's float32 input in [0, 1]."""
+    return torch.from_numpy(images).to(device, torch.float32) / 255

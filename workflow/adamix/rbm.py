@@ -17,7 +17,7 @@ import torch
 
 from adamix.atomic import atomic
 from adamix.data import load_subset
-from adamix.devices import device_name, setup_job
+from adamix.devices import device_name, pixels, setup_job
 
 # A layer checkpoint is a plain state dict: W (n_visible, n_hidden), hbias, vbias.
 RBM = dict[str, torch.Tensor]
@@ -226,7 +226,7 @@ def pretrain_job(
     """Rule pretrain_layer: train one layer on a subset file, above the layer checkpoints
     ``lower``; write its checkpoint and its per-epoch reconstruction errors (parquet)."""
     device = setup_job(device, threads)
-    images = torch.from_numpy(load_subset(subset)["train_images"]).to(device, torch.float32) / 255
+    images = pixels(load_subset(subset)["train_images"], device)
     below = [{k: v.to(device) for k, v in load_layer(path).items()} for path in lower]
     rbm, rows = pretrain_layer(
         images, below, n_hidden, top=top, settings=settings, weight_std=weight_std,

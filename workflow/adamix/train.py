@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from adamix.atomic import atomic
-from adamix.autoencoder import pixels, reconstruction_error, unroll, weights_and_biases
+from adamix.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.data import load_subset
-from adamix.devices import device_name, setup_job
+from adamix.devices import device_name, pixels, setup_job
 from adamix.metrics import write_metrics
 from adamix.rbm import load_layer
 from adamix.schedules import build_optimizer, load_plugin
