@@ -32,7 +32,10 @@ from adamix.settings import FinetuneSettings
 # 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.fused).
 RESUME_FORMAT = 2
 # The code a fine-tuning result depends on: a resume state made by other code is not reused.
-CODE = [Path(__file__).with_name(name) for name in ("train.py", "schedules.py", "fused.py")]
+CODE = [
+    Path(__file__).with_name(name)
+    for name in ("train.py", "autoencoder.py", "schedules.py", "rules.py", "fused.py")
+]
 # A run whose test RER exceeds DIVERGED x that of epoch 0 has diverged (``_diverged``).
 DIVERGED = 2.0
 
@@ -132,7 +135,7 @@ def finetune(
     )
     generator = torch.Generator().manual_seed(seed)
     keys = {**keys, **s}  # every metrics row carries the job's keys and settings
-    identity = {"keys": keys, "settings": s, "inputs": inputs, "format": RESUME_FORMAT}
+    identity = {"keys": keys, "inputs": inputs, "format": RESUME_FORMAT}
     held_out = {"test": test_x, "val": val_x}  # evaluated at every epoch's end
     rows = _resume(state_path, identity, model, optimizer, generator, log)
     if not rows:
