@@ -152,6 +152,22 @@ def test_claims_per_reading_and_all_experiments_together():
     assert table.loc[table["claim"] == 6, "sizes"].item() == "0.1, 0.3, 0.6, 1"
 
 
+def test_claims_per_data_set_on_the_experiments_of_their_figure():
+    """An experiment on another data set naming figure 4 is judged by claims 1 and 2, in
+    rows of its own; the same runs on MNIST do not leak into its verdict (nor back)."""
+    df = pd.concat([metrics(exp1(7.8)), metrics(exp1(8.6), dataset="fashion")])
+    fashion_exp1 = {**EXPERIMENTS["exp1"], "dataset": "fashion"}
+    experiments = {"exp1": EXPERIMENTS["exp1"], "fashion_exp1": fashion_exp1}
+    table = claims.claims_table(df, experiments, epoch=2)
+    first = table[table["claim"] == 1]
+    got = list(zip(first["dataset"], first["experiment"], first["verdict"], strict=True))
+    assert got == [("mnist", "exp1", HOLDS), ("fashion", "fashion_exp1", FAILS)]
+    # claim 3 has no experiment of figure 5 here: one row, not run, no data set
+    (row,) = table[table["claim"] == 3].itertuples()
+    assert (row.dataset, row.verdict) == ("", NOT_RUN)
+    assert "no experiment of paper figure 5" in row.numbers
+
+
 def test_write_claims(tmp_path):
     path = tmp_path / "metrics.parquet"
     write_parquet(path, metrics({**exp1(7.8), **exp2()}))

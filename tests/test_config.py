@@ -38,22 +38,30 @@ def dry_run_with(tmp_path, edit) -> str:
         ),
         (lambda c: c.update(plugins=["missing.py"]), r"plug-in 'missing.py': no such file"),
         (
-            lambda c: c["data"]["mirrors"].append("http://yann.lecun.com/exdb/mnist/"),
+            lambda c: c["datasets"]["mnist"]["mirrors"].append("http://yann.lecun.com/exdb/mnist/"),
             r"'http://yann.lecun.com/exdb/mnist/' does not match '\^https://'",
         ),
         (
-            lambda c: c["data"]["mirrors"].insert(0, "file:///etc/"),
+            lambda c: c["datasets"]["mnist"]["mirrors"].insert(0, "file:///etc/"),
             r"'file:///etc/' does not match '\^https://'",
         ),
         (
-            lambda c: c["data"]["files"].update({"../../escape.gz": "0" * 64}),
+            lambda c: c["datasets"]["mnist"]["files"].update({"../../escape.gz": "0" * 64}),
             r"Additional properties are not allowed \('../../escape.gz' was unexpected\)",
         ),
         (
-            lambda c: c["data"]["files"].update(
+            lambda c: c["datasets"]["mnist"]["files"].update(
                 {"t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}  # its md5
             ),
             r"'ec29112dd5afa0611ce80d1b7f02629c' does not match",
+        ),
+        (
+            lambda c: c["experiments"]["exp2"].update(dataset="cifar"),
+            r"experiments.exp2.dataset: 'cifar' is not a key of datasets \['fashion', 'mnist'\]",
+        ),
+        (
+            lambda c: c["datasets"]["fashion"]["offline"].update(kind="rpm"),
+            r"is not valid under any of the given schemas",
         ),
         (lambda c: c["data"]["sizes"].append(1.5), r"1.5 is greater than the maximum of 1"),
         (lambda c: c["data"]["sizes"].append(0), r"0 is less than or equal to the minimum of 0"),
@@ -80,6 +88,8 @@ def dry_run_with(tmp_path, edit) -> str:
         "file-mirror",
         "file-key",
         "md5",
+        "unknown-dataset",
+        "offline-kind",
         "fraction>1",
         "fraction=0",
         "negative-rate",
@@ -95,18 +105,20 @@ def test_bad_config_is_refused_before_any_job(tmp_path, edit, expected):
 
 
 def test_default_config_plans_the_whole_study(tmp_path):
-    """Per seed: 16 distinct combinations at 1/10 plus AdaMix+Power at 3/10, 6/10, 1 under
-    the default reading, and of the 14 distinct runs of experiments 1, 3 and 4, those that
-    read the setting another reading changes (each distinct run once): 9 for g_scale (the
-    runs with an adaptive rule), 9 for timing, 3 for adadec (AdaDec), 8 for t_unit (Exp,
-    Power, AdaDec); 3 seeds; 4 pre-training layers per size and seed, one data download."""
+    """Per seed on MNIST: 16 distinct combinations at 1/10 plus AdaMix+Power at 3/10, 6/10,
+    1 under the default reading, and of the 14 distinct runs of experiments 1, 3 and 4,
+    those that read the setting another reading changes (each distinct run once): 9 for
+    g_scale (the runs with an adaptive rule), 9 for timing, 3 for adadec (AdaDec), 8 for
+    t_unit (Exp, Power, AdaDec). On Fashion-MNIST: the 14 runs of experiments 1, 3 and 4 at
+    1/10 under default, 9 more under g_scale-mean. 3 seeds; 4 pre-training layers per data
+    set, size and seed; one download per data set."""
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == (19 + 9 + 9 + 3 + 8) * 3 == 48 * 3
-    assert int(counts["pretrain_layer"]) == 4 * 4 * 3
-    assert int(counts["make_subset"]) == 4
-    assert int(counts["download_mnist"]) == 1
+    assert int(counts["finetune"]) == (19 + 9 + 9 + 3 + 8) * 3 + (14 + 9) * 3 == 213
+    assert int(counts["pretrain_layer"]) == 4 * 4 * 3 + 4 * 3
+    assert int(counts["make_subset"]) == 4 + 1
+    assert int(counts["download"]) == 2
 
 
 def test_seeds_from_the_command_line(tmp_path):
@@ -114,7 +126,7 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 48 and int(counts["pretrain_layer"]) == 4 * 4
+    assert int(counts["finetune"]) == 48 + 23 and int(counts["pretrain_layer"]) == 4 * 4 + 4
 
 
 BAD_PLUGINS = {
@@ -173,7 +185,7 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     ]
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 2 * 23 and "walltime" not in counts
+    assert int(counts["finetune"]) == 2 * (23 + 6) and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr
@@ -186,7 +198,9 @@ def test_typed_like_schema_reads_each_type_of_the_schema():
         "seeds": ["0", "2"],
         "finetune": {"epochs": "3", "lr": "1e-3", "K": "1", "loss": "sse", "q": "x"},
         "experiments": {"mine": {"walltime": "true", "sizes": ["0.1"], "runs": ["Cons+Cons"]}},
-        "data": {"offline": {"version": "0.1"}, "files": {"t10k-labels-idx1-ubyte.gz": "12"}},
+        "datasets": {
+            "m": {"offline": {"version": "0.1"}, "files": {"t10k-labels-idx1-ubyte.gz": "12"}}
+        },
         "readings": {"r": {"timing": "lagged"}},
         "device": "cpu",
     }
@@ -194,7 +208,9 @@ def test_typed_like_schema_reads_each_type_of_the_schema():
         "seeds": [0, 2],
         "finetune": {"epochs": 3, "lr": 0.001, "K": 1, "loss": "sse", "q": "x"},
         "experiments": {"mine": {"walltime": True, "sizes": [0.1], "runs": ["Cons+Cons"]}},
-        "data": {"offline": {"version": "0.1"}, "files": {"t10k-labels-idx1-ubyte.gz": "12"}},
+        "datasets": {
+            "m": {"offline": {"version": "0.1"}, "files": {"t10k-labels-idx1-ubyte.gz": "12"}}
+        },
         "readings": {"r": {"timing": "lagged"}},
         "device": "cpu",
     }

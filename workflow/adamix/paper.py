@@ -24,6 +24,12 @@ def paper_results() -> dict:
     return copy.deepcopy(_load())
 
 
+def applies(experiment: dict) -> bool:
+    """Whether the paper's numbers apply to an experiment (its config entry): the paper ran
+    on MNIST only, so an experiment on another `dataset` shows our numbers alone."""
+    return experiment.get("dataset", "mnist") == "mnist"
+
+
 def paper_rer(experiment: str, run: str, size: float) -> float:
     """The paper's test RER at epoch 50 of one run at one data size; NaN if it has none."""
     values = _load()["experiments"].get(experiment, {}).get("rer_epoch50", {})

@@ -219,6 +219,7 @@ def pretrain_job(
     weight_std: float,
     size: float | str,
     seed: int | str,
+    dataset: str = "mnist",
     device: str = "auto",
     threads: int = 1,
     log: Callable[[str], None] = print,
@@ -235,6 +236,7 @@ def pretrain_job(
     with atomic(checkpoint) as tmp:
         torch.save(rbm, tmp)
     table = pd.DataFrame(rows).assign(
+        dataset=dataset,
         size=float(size),
         seed=int(seed),
         device=str(images.device),  # as fine-tuning records it: cuda:0, cpu

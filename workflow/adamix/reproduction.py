@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 from PIL import Image
 
+from adamix.config import data_used
 from adamix.paper import paper_results
 from adamix.tables import BASELINE, JOB
 
@@ -100,11 +101,6 @@ def markdown(df: pd.DataFrame) -> str:
     return cells.to_markdown(index=False, disable_numparse=True)
 
 
-def size_label(fraction: float) -> str:
-    """The path component of a data size, as common.smk writes it: 0.1 -> "0.1", 1 -> "1.0"."""
-    return str(float(fraction))
-
-
 # ------------------------------------------------------------------ inputs
 
 
@@ -128,11 +124,12 @@ def load_experiment_tables(results: Path, experiments: dict) -> pd.DataFrame:
 
 
 def pretrain_paths(results: Path, config: dict) -> list[Path]:
-    """The pre-training error tables of every data size, seed and layer."""
+    """The pre-training error tables of the experiments' data (dataset, size), every seed
+    and layer (as common.smk's pretrain_errors lists them)."""
     n_layers = len(config["model"]["layers"]) - 1
     return [
-        results / "pretrain" / size_label(size) / f"seed{seed}" / f"layer{k}.parquet"
-        for size in config["data"]["sizes"]
+        results / "pretrain" / dataset / size / f"seed{seed}" / f"layer{k}.parquet"
+        for dataset, size in data_used(config)
         for seed in config["seeds"]
         for k in range(1, n_layers + 1)
     ]
@@ -169,12 +166,12 @@ def setup_section(metrics: pd.DataFrame, pretrain: pd.DataFrame, config: dict) -
     # A cell that reuses another reading's job (adamix.tables.gather_metrics) has that job's
     # rows, finish times included: each job counts once.
     own = metrics.drop_duplicates(
-        ["weight_rule", "bias_rule", "size", "seed", "epoch", "finished_at"]
+        ["dataset", "weight_rule", "bias_rule", "size", "seed", "epoch", "finished_at"]
     )
     jobs = own.groupby(JOB)["cumulative_seconds"].max()
     finetune_seconds, pretrain_seconds = jobs.sum(), pretrain["seconds"].sum()
     elapsed = metrics["finished_at"].max() - (pretrain["finished_at"] - pretrain["seconds"]).min()
-    n_layers = len(pretrain.drop_duplicates(["size", "seed", "layer"]))
+    n_layers = len(pretrain.drop_duplicates(["dataset", "size", "seed", "layer"]))
     items = [
         f"Device(s): {device_list}.",
         f"torch: {', '.join(sorted(metrics['torch_version'].unique()))}.",
@@ -271,6 +268,54 @@ def experiment_sections(table: pd.DataFrame, experiments: dict, figure_link: dic
             f"![{name}: test RER per epoch]({figure_link[name]})",
             f"Test RER at the final epoch, `{DEFAULT}` reading.{note}",
             markdown(shown),
+        ]
+    return "\n\n".join(parts)
+
+
+PAPER_DATASET = "mnist"
+
+
+def dataset_of(experiment: dict) -> str:
+    return experiment.get("dataset", PAPER_DATASET)
+
+
+def dataset_section(
+    dataset: str, table: pd.DataFrame, claims: pd.DataFrame, experiments: dict, links: dict
+) -> str:
+    """The experiments on a data set the paper did not use: per experiment its figure and
+    our final-epoch RER under each reading, then the verdicts on the claims there."""
+    parts = [
+        f"## A second data set: {dataset}",
+        f"The paper ran on MNIST only. These experiments repeat its figures on `{dataset}`"
+        " (config `datasets`), with the same model, settings and seeds; there are no paper"
+        " values to compare with, so the question is whether the paper's claims, judged by"
+        " the same rules, carry over.",
+    ]
+    for name, exp in experiments.items():
+        rows = table[table["experiment"] == name]
+        figure = f" (the paper's figure {exp['figure']})" if "figure" in exp else ""
+        shown = rows.assign(cell=rows.apply(ours, axis=1)).pivot_table(
+            index=["run", "size"], columns="reading", values="cell", aggfunc="first", sort=False
+        )
+        shown = shown.reindex(columns=exp["readings"]).fillna(DASH).reset_index()
+        shown = shown.assign(size=shown["size"].map("{:g}".format))
+        shown.columns.name = None
+        parts += [
+            f"### {name}{figure}",
+            f"![{name}: test RER per epoch]({links[name]})",
+            "Test RER at the final epoch, mean [95% CI] over seeds, per reading.",
+            markdown(shown),
+        ]
+    if not claims.empty:
+        verdicts = claims.assign(claim=claims["claim"].astype(str))
+        parts += [
+            f"### Claims on {dataset}",
+            "Judged by the rules of the Claims section.",
+            markdown(verdicts[["claim", "statement", "experiment", "reading", "sizes", "verdict"]]),
+            "\n".join(
+                f"- Claim {r.claim}, {r.reading or 'any reading'}: {NAN.sub(DASH, r.numbers)}"
+                for r in verdicts.itertuples()
+            ),
         ]
     return "\n\n".join(parts)
 
@@ -470,19 +515,31 @@ def write_reproduction(
         copy_figure(results / "figures" / f"{name}.png", figures / f"{name}.png")
         links[name] = Path(os.path.relpath(figures / f"{name}.png", out.parent)).as_posix()
 
+    # The paper's data set first, as the paper has it; every other data set in a section of
+    # its own, with our numbers only.
+    paper = {n: e for n, e in experiments.items() if dataset_of(e) == PAPER_DATASET}
+    mnist = table["dataset"] == PAPER_DATASET
+    paper_claims = claims[claims["dataset"].isin([PAPER_DATASET, ""])]  # "": not run at all
     sections = [
         f"<!-- {GENERATED} -->",
         introduction(),
         setup_section(metrics, pretrain, config),
-        headline_section(table),
-        experiment_sections(table, experiments, links),
-        claims_section(claims),
-        ablation_section(table, claims, config),
+        headline_section(table[mnist]),
+        experiment_sections(table[mnist], paper, links),
+        claims_section(paper_claims),
+        ablation_section(table[mnist], paper_claims, {**config, "experiments": paper}),
     ]
     for name in walltime_experiments(experiments):
         walltime = pd.read_csv(results / "tables" / f"{name}_walltime.csv")
         epochs = config["finetune"]["epochs"]
         sections.append(walltime_section(walltime, name, epochs, links[f"{name}_walltime"]))
+    for dataset in dict.fromkeys(dataset_of(e) for e in experiments.values()):
+        if dataset != PAPER_DATASET:
+            mine = {n: e for n, e in experiments.items() if dataset_of(e) == dataset}
+            rows = table[table["dataset"] == dataset]
+            sections.append(
+                dataset_section(dataset, rows, claims[claims["dataset"] == dataset], mine, links)
+            )
     sections += [discussion_section(Path(discussion), table, config), f"---\n\n*{GENERATED}*"]
     out.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     log.info("%s and %d figures", out, len(links))

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from adamix.metrics import load_metrics, read_metrics, write_metrics
-from adamix.paper import paper_rer, paper_seconds
+from adamix.paper import applies, paper_rer, paper_seconds
 from adamix.stats import describe
 
-JOB = ["reading", "weight_rule", "bias_rule", "size", "seed"]  # one fine-tuning job
+JOB = ["dataset", "reading", "weight_rule", "bias_rule", "size", "seed"]  # one fine-tuning job
 BASELINE = "Cons+Cons"  # the paper's reference run
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def select_experiment(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
     """The rows of one experiment (its config entry: readings, sizes, runs), with a `run`
     column, in the config's order of readings, sizes and runs."""
     df = df.reset_index(drop=True)
+    df = df[df["dataset"] == experiment.get("dataset", "mnist")].reset_index(drop=True)
     run = df["weight_rule"] + "+" + df["bias_rule"]
     order = {
         "reading": list(experiment["readings"]),
@@ -84,7 +85,7 @@ def _positions(values: Sequence) -> dict:
 # ------------------------------------------------------------------ experiment tables
 
 EXPERIMENT_COLUMNS = [
-    "experiment", "figure", "reading", "size", "run", "epoch", "n_seeds", "n_diverged",
+    "experiment", "dataset", "figure", "reading", "size", "run", "epoch", "n_seeds", "n_diverged",
     "rer_mean", "rer_std", "rer_ci95_low", "rer_ci95_high", "paper_rer_epoch50", "diff_vs_paper",
 ]  # fmt: skip
 
@@ -98,10 +99,11 @@ def experiment_table(
     rows = []
     for (reading, size, run), jobs in final.groupby(["reading", "size", "run"], sort=False):
         stats = describe(jobs["rer"])
-        paper = paper_rer(name, run, size)
+        paper = paper_rer(name, run, size) if applies(experiment) else math.nan
         rows.append(
             {
                 "experiment": name,
+                "dataset": experiment.get("dataset", "mnist"),
                 "figure": experiment.get("figure"),
                 "reading": reading,
                 "size": size,
@@ -142,7 +144,7 @@ def walltime_table(
     """Per reading, size and run: our cumulative fine-tuning seconds at the final epoch over
     seeds, the mean per-seed ratio to Cons+Cons, and the paper's 50-epoch seconds and
     ratio. Seconds of a few epochs do not compare with the paper's 50; ratios do."""
-    paper = paper_seconds(name)
+    paper = paper_seconds(name) if applies(experiment) else {}
     paper_base = paper.get(BASELINE, math.nan)
     final = walltime_per_seed(df, experiment, epoch)
     rows = []
@@ -203,17 +205,19 @@ def gather_metrics(inputs: Iterable[str | Path], out: str | Path, cells: Sequenc
     """Concatenate the per-job metrics into one parquet file (rules gather_metrics and
     experiment_metrics); read_metrics refuses a file whose schema is not FINETUNE_SCHEMA.
 
-    Each distinct run is computed once: a cell (reading, run, job_reading, settings) whose
-    job ran under another reading, one that agrees with it on every setting the run's rules
-    read, gets a copy of that job's rows, relabelled with its own reading and settings."""
+    Each distinct run is computed once: a cell (dataset, reading, run, job_reading,
+    settings) whose job ran under another reading, one that agrees with it on every setting
+    the run's rules read, gets a copy of that job's rows, relabelled with its own reading
+    and settings."""
     inputs = list(inputs)
     df = read_metrics(inputs).to_pandas()
     run = df["weight_rule"] + "+" + df["bias_rule"]
     parts = [df]
-    for reading, run_name, job_reading, settings in cells:
-        if reading == job_reading or ((df["reading"] == reading) & (run == run_name)).any():
+    for dataset, reading, run_name, job_reading, settings in cells:
+        job = (df["dataset"] == dataset) & (run == run_name)
+        if reading == job_reading or (job & (df["reading"] == reading)).any():
             continue
-        rows = df[(df["reading"] == job_reading) & (run == run_name)]
+        rows = df[job & (df["reading"] == job_reading)]
         parts.append(rows.assign(reading=reading, **settings))
     df = pd.concat(parts, ignore_index=True)
     write_metrics(df.to_dict("records"), out)
@@ -228,15 +232,20 @@ def write_experiment_table(
     inputs = list(inputs)
     table = experiment_table(load_metrics(inputs), name, experiment, epoch=epoch)
     figure = f" (paper figure {experiment['figure']})" if "figure" in experiment else ""
+    note = (
+        "Ours: test rer_sse at the final epoch, mean, std and 95% t-CI over seeds (diverged"
+        " seeds left out, counted in n_diverged)."
+    )
+    if applies(experiment):
+        note += (
+            " Paper: its value at epoch 50 (He & Li 2016, section 3). diff_vs_paper = rer_mean"
+            " - paper_rer_epoch50."
+        )
+    else:  # the paper has no values on this data set: our numbers only
+        table = table.drop(columns=["paper_rer_epoch50", "diff_vs_paper"])
+        note += f" The paper ran on MNIST only: no paper values on {experiment['dataset']}."
     write_table(
-        table,
-        out,
-        title=f"{name}{figure}: test RER at fine-tuning epoch {epoch}",
-        note=(
-            "Ours: test rer_sse at the final epoch, mean, std and 95% t-CI over seeds (diverged"
-            " seeds left out, counted in n_diverged). Paper: its value at epoch 50 (He & Li 2016,"
-            " section 3). diff_vs_paper = rer_mean - paper_rer_epoch50."
-        ),
+        table, out, title=f"{name}{figure}: test RER at fine-tuning epoch {epoch}", note=note
     )
     log.info("%s: %d rows from %d jobs", name, len(table), len(inputs))
     return table

@@ -49,6 +49,7 @@ def finetune_job(
     bias_rule: str,
     reading: str,
     size: float | str,
+    dataset: str = "mnist",
     seed: int | str,
     settings: Mapping,
     state: str | os.PathLike,
@@ -72,6 +73,7 @@ def finetune_job(
     val_x = pixels(data["val_images"], device) if "val_images" in data else None
     model = unroll([load_layer(path) for path in layers]).to(device)
     keys = {
+        "dataset": dataset,
         "reading": reading,
         "weight_rule": weight_rule,
         "bias_rule": bias_rule,

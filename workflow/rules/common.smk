@@ -13,7 +13,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
-from adamix.config import check_publishable, typed_like_schema
+from adamix.config import check_publishable, data_used, size_label, typed_like_schema
 from adamix.schedules import RULES, load_plugin, settings_read
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
@@ -33,15 +33,15 @@ validate(config, schema=_schema_path)
 PLUGINS = {entry: load_plugin(entry) for entry in config["plugins"]}
 
 
-def size_label(fraction):
-    """The path component of a data size: 0.1 -> "0.1", 1 -> "1.0"."""
-    return str(float(fraction))
-
-
 def check_experiments():
     """Cross-checks that the JSON schema cannot express."""
     sizes = {size_label(s) for s in config["data"]["sizes"]}
     for name, exp in config["experiments"].items():
+        if exp["dataset"] not in config["datasets"]:
+            raise ValueError(
+                f"config experiments.{name}.dataset: '{exp['dataset']}' is not a key of"
+                f" datasets {sorted(config['datasets'])}"
+            )
         for size in exp["sizes"]:
             if size_label(size) not in sizes:
                 raise ValueError(
@@ -65,10 +65,12 @@ check_experiments()
 
 SIZES = [size_label(s) for s in config["data"]["sizes"]]
 RULE = "|".join(re.escape(name) for name in RULES)  # the registered rules
+DATASETS = list(config["datasets"])
 N_LAYERS = len(config["model"]["layers"]) - 1
 
 
 wildcard_constraints:
+    dataset="|".join(re.escape(name) for name in DATASETS),
     size=r"[01]\.[0-9]+",
     seed=r"\d+",
     layer=r"\d+",
@@ -91,17 +93,24 @@ def job_reading(reading, run):
     )
 
 
-def finetune_metrics(reading, size, run, seed):
+def finetune_metrics(dataset, reading, size, run, seed):
     """The parquet of the job that computes `run` under `reading` (see job_reading)."""
     reading = job_reading(reading, run)
-    return f"results/finetune/{reading}/{size_label(size)}/{run}/seed{seed}/metrics.parquet"
+    return f"results/finetune/{dataset}/{reading}/{size_label(size)}/{run}/seed{seed}/metrics.parquet"
 
 
 def experiment_cells(name):
-    """(reading, run, job's reading, the reading's settings) of each cell of an experiment."""
+    """(dataset, reading, run, job's reading, the reading's settings) of each cell of an
+    experiment."""
     exp = config["experiments"][name]
     return [
-        [reading, run, job_reading(reading, run), reading_settings(reading)]
+        [
+            exp["dataset"],
+            reading,
+            run,
+            job_reading(reading, run),
+            reading_settings(reading),
+        ]
         for reading in exp["readings"]
         for run in exp["runs"]
     ]
@@ -112,7 +121,7 @@ def experiment_metrics(name):
     each distinct run once."""
     exp = config["experiments"][name]
     paths = [
-        finetune_metrics(reading, size, run, seed)
+        finetune_metrics(exp["dataset"], reading, size, run, seed)
         for reading in exp["readings"]
         for size in exp["sizes"]
         for run in exp["runs"]
@@ -129,7 +138,7 @@ def all_metrics():
 
 def all_cells():
     cells = [cell for name in config["experiments"] for cell in experiment_cells(name)]
-    return list({(c[0], c[1]): c for c in cells}.values())
+    return list({tuple(c[:3]): c for c in cells}.values())
 
 
 def reading_settings(reading):
@@ -137,9 +146,10 @@ def reading_settings(reading):
     return {**config["finetune"], **config["readings"][reading]}
 
 
-def pretrain_layers(size, seed, upto=N_LAYERS):
+def pretrain_layers(dataset, size, seed, upto=N_LAYERS):
     return [
-        f"results/pretrain/{size}/seed{seed}/layer{k}.pt" for k in range(1, upto + 1)
+        f"results/pretrain/{dataset}/{size}/seed{seed}/layer{k}.pt"
+        for k in range(1, upto + 1)
     ]
 
 
@@ -162,12 +172,13 @@ def experiment_outputs(name):
 
 
 def pretrain_errors():
-    """The per-epoch error tables of every pre-training job (sizes, seeds, layers)."""
+    """The per-epoch error tables of every pre-training job: the data (dataset, size) of
+    every experiment, every seed and layer."""
     return [
         path.removesuffix(".pt") + ".parquet"
-        for size in SIZES
+        for dataset, size in data_used(config)
         for seed in config["seeds"]
-        for path in pretrain_layers(size, seed)
+        for path in pretrain_layers(dataset, size, seed)
     ]
 
 

@@ -1,32 +1,35 @@
-# Stage 1: MNIST, checksummed, and its nested class-stratified subsets.
+# Stage 1: the data sets (config `datasets`), checksummed, and their nested
+# class-stratified subsets.
 
 
 localrules:
-    download_mnist,
+    download,
     make_subset,
     data,
 
 
-rule download_mnist:
+rule download:
     output:
-        "results/data/mnist.npz",
+        "results/data/{dataset}.npz",
     log:
-        "logs/data/download_mnist.log",
+        "logs/data/download_{dataset}.log",
     conda:
         "../../envs/adamix.yaml"
     params:
-        data=config["data"],
+        source=lambda wc: config["datasets"][wc.dataset],
+        timeout_s=config["data"]["timeout_s"],
+        retries=config["data"]["retries"],
     script:
-        "../scripts/download_mnist.py"
+        "../scripts/download.py"
 
 
 rule make_subset:
     input:
-        "results/data/mnist.npz",
+        "results/data/{dataset}.npz",
     output:
-        "results/data/subset_{size}.npz",
+        "results/data/{dataset}/subset_{size}.npz",
     log:
-        "logs/data/subset_{size}.log",
+        "logs/data/{dataset}/subset_{size}.log",
     conda:
         "../../envs/adamix.yaml"
     params:
@@ -37,4 +40,4 @@ rule make_subset:
 
 rule data:
     input:
-        expand("results/data/subset_{size}.npz", size=SIZES),
+        expand("results/data/{dataset}/subset_{size}.npz", dataset=DATASETS, size=SIZES),

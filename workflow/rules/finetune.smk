@@ -1,18 +1,18 @@
 # Stage 3: fine-tuning of the unrolled autoencoder, one job per
-# (reading, data size, Weight+Bias rules, seed).
+# (data set, reading, data size, Weight+Bias rules, seed).
 
 
 rule finetune:
     input:
-        subset="results/data/subset_{size}.npz",
-        layers=lambda wc: pretrain_layers(wc.size, wc.seed),
+        subset="results/data/{dataset}/subset_{size}.npz",
+        layers=lambda wc: pretrain_layers(wc.dataset, wc.size, wc.seed),
         plugins=lambda wc: plugin_files(f"{wc.weight}+{wc.bias}"),
     output:
-        metrics="results/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}/metrics.parquet",
+        metrics="results/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}/metrics.parquet",
     log:
-        "logs/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.log",
+        "logs/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.log",
     benchmark:
-        "benchmarks/finetune/{reading}/{size}/{weight}+{bias}/seed{seed}.tsv"
+        "benchmarks/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.tsv"
     # Larger data first (see pretrain_layer): the long jobs must not start last.
     priority: lambda wc: round(100 * float(wc.size))
     conda:
@@ -29,10 +29,11 @@ rule finetune:
         reading="{reading}",
         size="{size}",
         seed="{seed}",
+        dataset="{dataset}",
         settings=lambda wc: reading_settings(wc.reading),
         # Kept outside the outputs, so that Snakemake does not delete it when a job is
         # killed: a rerun resumes from the last finished epoch.
-        state="results/resume/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
+        state="results/resume/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
         device=config["device"],
         save_every_s=config["resume_every_s"],
         plugins=config["plugins"],

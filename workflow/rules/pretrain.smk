@@ -1,17 +1,19 @@
-# Stage 2: greedy RBM pre-training, one job per layer, data size and seed.
+# Stage 2: greedy RBM pre-training, one job per layer, data set, data size and seed.
 
 
 rule pretrain_layer:
     input:
-        subset="results/data/subset_{size}.npz",
-        lower=lambda wc: pretrain_layers(wc.size, wc.seed, upto=int(wc.layer) - 1),
+        subset="results/data/{dataset}/subset_{size}.npz",
+        lower=lambda wc: pretrain_layers(
+            wc.dataset, wc.size, wc.seed, upto=int(wc.layer) - 1
+        ),
     output:
-        checkpoint="results/pretrain/{size}/seed{seed}/layer{layer}.pt",
-        errors="results/pretrain/{size}/seed{seed}/layer{layer}.parquet",
+        checkpoint="results/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.pt",
+        errors="results/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.parquet",
     log:
-        "logs/pretrain/{size}/seed{seed}/layer{layer}.log",
+        "logs/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.log",
     benchmark:
-        "benchmarks/pretrain/{size}/seed{seed}/layer{layer}.tsv"
+        "benchmarks/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.tsv"
     # Larger data first: the 1.0 chain (4 layers, then its fine-tuning) is the longest path.
     priority: lambda wc: round(100 * float(wc.size))
     conda:
@@ -30,6 +32,7 @@ rule pretrain_layer:
         weight_std=config["model"]["init_weight_variance"] ** 0.5,
         size="{size}",
         seed="{seed}",
+        dataset="{dataset}",
         device=config["device"],
     script:
         "../scripts/pretrain_layer.py"
