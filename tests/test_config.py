@@ -115,7 +115,11 @@ def test_default_config_plans_the_whole_study(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == (19 + 9 + 9 + 3 + 8) * 3 + (14 + 9) * 3 == 213
+    # the tuning's search, one seed: 9 runs x 9 rates under default, and the 3 runs that
+    # read g_scale (AdaGrad, AdaDec, AdaMix) under g_scale-mean; at rate 0.001 (finetune.lr)
+    # 4 and 3 of them are jobs the experiments already have
+    search = (9 * 9 - 4) + (3 * 9 - 3)
+    assert int(counts["finetune"]) == (19 + 9 + 9 + 3 + 8) * 3 + (14 + 9) * 3 + search == 314
     assert int(counts["pretrain_layer"]) == 4 * 4 * 3 + 4 * 3
     assert int(counts["make_subset"]) == 4 + 1
     assert int(counts["download"]) == 2
@@ -126,7 +130,7 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 48 + 23 and int(counts["pretrain_layer"]) == 4 * 4 + 4
+    assert int(counts["finetune"]) == 48 + 23 + 101 and int(counts["pretrain_layer"]) == 4 * 4 + 4
 
 
 BAD_PLUGINS = {
@@ -185,7 +189,8 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     ]
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 2 * (23 + 6) and "walltime" not in counts
+    # 2 seeds x (23 + 6) experiment jobs, and the tuning's 2 search jobs (one seed)
+    assert int(counts["finetune"]) == 2 * (23 + 6) + 2 and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr

@@ -83,7 +83,8 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     # default's job) + exp2 (2 new) + exp3 (5 new) + exp4 (5 new) + exp5 (0.02: 1 new)
     # + mine (3 new: the user's own rules of tests/plugins/user_rules.py, and Adam+Adam)
     # on MNIST; on Fashion-MNIST exp1's 4 runs, AdaMix+Cons and Cons+AdaMix
-    assert len(paths) == 23 + 6
+    # + the tuning's search: Cons+Cons and Adam+Adam at 0.01 (at 0.001: jobs above)
+    assert len(paths) == 23 + 6 + 2
     assert len([p for p in paths if p.parts[-6] == "fashion"]) == 6
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
@@ -118,6 +119,27 @@ def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
     # R = 12 steps; the rate after epoch 1 (t = 5) is eta0 / 2, after epoch 2 (t = 11) eta0 / 8
     assert list(halving["lr_bias_mean"]) == [0.001, 0.0005, 0.000125]
     assert halving["test_rer_sse"].iloc[-1] < halving["test_rer_sse"].iloc[0]
+
+
+def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
+    """The search's jobs, read back: the chosen rate is the one with the lowest final-epoch
+    validation RER; a rate whose run the experiments already have (0.001 under default) is
+    that job, not a second one; the tuned table reruns it with the study's seeds."""
+    tuning = CONFIG["tuning"]
+    selected = pd.read_csv(pipeline / "results/tuning/selected.csv")
+    assert list(selected["run"]) == tuning["runs"]
+    for row in selected.itertuples():
+        val = {}
+        for rate in tuning["rates"]:
+            reading = "default" if rate == CONFIG["finetune"]["lr"] else f"default~lr{rate:g}"
+            job = pipeline / f"results/finetune/mnist/{reading}/0.01/{row.run}/seed0"
+            val[rate] = pd.read_parquet(job / "metrics.parquet")["val_rer_sse"].iloc[-1]
+        assert row.rate == min(val, key=val.get) and row.val_rer == val[row.rate], val
+    assert not (pipeline / "results/finetune/mnist/default~lr0.001").exists()
+    table = pd.read_csv(pipeline / "results/tables/tuning.csv")
+    assert list(table["run"]) == tuning["runs"] and (table["n_seeds"] == 1).all()
+    assert sorted(table["rank"]) == [1, 2]
+    assert (pipeline / "results/figures/tuning_sensitivity.png").stat().st_size > 10_000
 
 
 def test_a_run_that_reads_no_setting_of_a_reading_reuses_the_default_job(pipeline):

@@ -120,6 +120,7 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     assert "- Seeds: 0;" in setup
     # each distinct run once: Cons+Cons under g_scale-mean is the default's job
     jobs = list((pipeline / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))
+    jobs = [job for job in jobs if "~" not in job.parts[-5]]  # not the tuning's search
     assert len(jobs) == 23 + 6
     assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
     assert re.search(r"Wall time of the run: (\d+ h )?(\d+ min )?[\d.]+ s,", setup), setup
@@ -130,11 +131,21 @@ def test_figures_exist_and_are_small(pipeline, document):
     walltimes = [f"{n}_walltime" for n, exp in CONFIG["experiments"].items() if exp.get("walltime")]
     assert walltimes == ["exp1_walltime"]
     assert sorted(links) == sorted(
-        f"figures/{name}.png" for name in [*CONFIG["experiments"], *walltimes]
+        f"figures/{name}.png" for name in [*CONFIG["experiments"], *walltimes, "tuning_sensitivity"]
     )
     for link in links:
         path = pipeline / WRITEUP / link
         assert path.stat().st_size < 300_000, path
+
+
+def test_the_tuned_comparison_shows_each_tuned_run(pipeline, document):
+    part = section(document, "## Beyond the paper: a tuned comparison")
+    table = pd.read_csv(pipeline / "results/tables/tuning.csv")
+    rows = table_rows(part)
+    assert rows[0][:4] == ["reading", "run", "rate", "ours: mean [95% CI]"]
+    for row in table.itertuples():
+        (line,) = [r for r in rows if r[:2] == [row.reading, row.run]]
+        assert line[2].startswith(f"{row.rate:g}") and line[3].startswith(f"{row.rer_mean:.2f}")
 
 
 def test_no_nan_and_generated_notice(document):

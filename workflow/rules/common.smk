@@ -1,4 +1,5 @@
 # Config validation and the functions that turn the config into target lists.
+import csv
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ sys.path.insert(0, _pythonpath[0])
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
 from adamix.config import check_publishable, data_used, size_label, typed_like_schema
 from adamix.schedules import RULES, load_plugin, settings_read
+from adamix.tuning import tuning_reading
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
 # (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.
@@ -61,7 +63,30 @@ def check_experiments():
                     )
 
 
+def check_tuning(tuning):
+    """The tuning's data, readings and runs exist (config `tuning`)."""
+    where = "config tuning"
+    if tuning["dataset"] not in config["datasets"]:
+        raise ValueError(
+            f"{where}.dataset: '{tuning['dataset']}' is not a key of datasets"
+        )
+    if size_label(tuning["size"]) not in {
+        size_label(s) for s in config["data"]["sizes"]
+    }:
+        raise ValueError(f"{where}.size: {tuning['size']} is not in data.sizes")
+    for reading in tuning["readings"]:
+        if reading not in config["readings"]:
+            raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
+    for run in tuning["runs"]:
+        for rule_name in run.split("+"):
+            if rule_name not in RULES:
+                raise ValueError(
+                    f"{where}.runs: '{run}' names no registered rule '{rule_name}'"
+                )
+
+
 check_experiments()
+check_tuning(config["tuning"])
 
 SIZES = [size_label(s) for s in config["data"]["sizes"]]
 RULE = "|".join(re.escape(name) for name in RULES)  # the registered rules
@@ -76,20 +101,30 @@ wildcard_constraints:
     layer=r"\d+",
     weight=RULE,
     bias=RULE,
-    reading=r"[A-Za-z0-9_-]+",
+    reading=r"[A-Za-z0-9_.~-]+",
     experiment=r"[A-Za-z0-9_]+",
+
+
+# The tuning's readings (config `tuning`): each of its readings at each rate of its grid,
+# named by tuning_reading (default~lr0.003), after the config's own readings.
+TUNING = config["tuning"]
+TUNING_READINGS = {
+    tuning_reading(reading, rate): {**config["readings"][reading], "lr": rate}
+    for reading in TUNING["readings"]
+    for rate in TUNING["rates"]
+}
+READINGS = {**config["readings"], **TUNING_READINGS}
 
 
 def job_reading(reading, run):
     """The reading whose job computes `run` under `reading`: the first reading, in the
-    config's order, that agrees with `reading` on every setting the run reads (declared by
-    its rules in the registry). Each distinct run is computed once, under that name."""
+    config's order (then the tuning's), that agrees with `reading` on every setting the run
+    reads (declared by its rules in the registry). Each distinct run is computed once,
+    under that name."""
     read = settings_read(run)
     mine = {k: reading_settings(reading)[k] for k in read}
     return next(
-        r
-        for r in config["readings"]
-        if {k: reading_settings(r)[k] for k in read} == mine
+        r for r in READINGS if {k: reading_settings(r)[k] for k in read} == mine
     )
 
 
@@ -143,7 +178,7 @@ def all_cells():
 
 def reading_settings(reading):
     """The fine-tuning settings of one reading: config's finetune block plus its overrides."""
-    return {**config["finetune"], **config["readings"][reading]}
+    return {**config["finetune"], **READINGS[reading]}
 
 
 def pretrain_layers(dataset, size, seed, upto=N_LAYERS):
@@ -182,18 +217,75 @@ def pretrain_errors():
     ]
 
 
+def tuning_search():
+    """[path, reading, run, rate] of every search job (each distinct job once on disk)."""
+    return [
+        [
+            finetune_metrics(
+                TUNING["dataset"],
+                tuning_reading(reading, rate),
+                TUNING["size"],
+                run,
+                TUNING["search_seed"],
+            ),
+            reading,
+            run,
+            rate,
+        ]
+        for reading in TUNING["readings"]
+        for run in TUNING["runs"]
+        for rate in TUNING["rates"]
+    ]
+
+
+def tuned_cells(wildcards):
+    """The cells of the tuned runs: (dataset, reading, run, job's reading, settings) of
+    each run at the rate the checkpoint chose, as adamix.tables.gather_metrics takes them.
+    """
+    selected = checkpoints.tuning_select.get().output.selected
+    with open(selected) as f:
+        rows = list(csv.DictReader(f))
+    cells = []
+    for row in rows:
+        if row["rate"] in ("", "nan"):  # diverged at every rate: nothing to rerun
+            continue
+        name = tuning_reading(row["reading"], float(row["rate"]))
+        cells.append(
+            [
+                TUNING["dataset"],
+                name,
+                row["run"],
+                job_reading(name, row["run"]),
+                reading_settings(name),
+            ]
+        )
+    return cells
+
+
+def tuned_metrics(wildcards):
+    """The parquets of the tuned runs, every seed of the study."""
+    paths = [
+        finetune_metrics(TUNING["dataset"], cell[1], TUNING["size"], cell[2], seed)
+        for cell in tuned_cells(wildcards)
+        for seed in config["seeds"]
+    ]
+    return list(dict.fromkeys(paths))
+
+
 WRITEUP = "results/reproduction"  # the write-up of this run; `snakemake publish`: docs/
 
 
 def doc_figures(folder=WRITEUP):
     """The PNG figures of every experiment, as the write-up shows them (copies in
     {folder}/figures/)."""
-    return [
-        path.replace("results/figures/", f"{folder}/figures/")
+    figures = [
+        path
         for name in config["experiments"]
         for path in experiment_outputs(name)
         if path.startswith("results/figures/") and path.endswith(".png")
     ]
+    figures.append("results/figures/tuning_sensitivity.png")
+    return [path.replace("results/figures/", f"{folder}/figures/") for path in figures]
 
 
 def publishable_writeup(wildcards):
@@ -212,6 +304,8 @@ def all_targets():
         path for name in config["experiments"] for path in experiment_outputs(name)
     ]
     return outputs + [
+        "results/tables/tuning.csv",
+        "results/figures/tuning_sensitivity.png",
         "results/metrics.parquet",
         "results/tables/claims.csv",
         "results/tables/claims.md",

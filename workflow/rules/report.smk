@@ -185,6 +185,8 @@ rule reproduction_doc:
         pretrain_errors(),
         "results/metrics.parquet",
         "results/tables/claims.csv",
+        "results/tables/tuning.csv",
+        "results/figures/tuning_sensitivity.png",
         discussion="docs/reproduction_discussion.md",
     output:
         md=f"{WRITEUP}/reproduction.md",

@@ -1,0 +1,103 @@
+"""adamix.tuning on synthetic search and rerun jobs whose answers are known: the selection
+reads the validation split only, ties and edges, the tuned table's ranks and paired
+differences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from test_tables import metrics, write_parquet
+
+from adamix import tuning
+from adamix.stats import describe
+
+RATES = [0.001, 0.01, 0.1]
+
+
+def search_job(path, run, rate, val, test):
+    """A search job's parquet: final validation RER `val`, final test RER `test`."""
+    df = metrics({run: [test]}, reading=tuning.tuning_reading("default", rate))
+    df = df.assign(lr=rate, val_rer_sse=df["test_rer_sse"] - test + val)
+    write_parquet(path, df)
+    return path
+
+
+def test_selection_reads_the_validation_split_and_never_the_test_set(tmp_path):
+    # On the validation split 0.01 is best; on the test set 0.001 would be.
+    vals, tests = [9.0, 7.0, 8.0], [6.0, 9.0, 9.5]
+    paths = [
+        search_job(tmp_path / f"{i}.parquet", "Adam+Adam", rate, val, test)
+        for i, (rate, val, test) in enumerate(zip(RATES, vals, tests, strict=True))
+    ]
+    cells = [["default", "Adam+Adam", rate] for rate in RATES]
+    search = tuning.search_results(paths, cells, epoch=2)
+    assert list(search["val_rer"]) == vals
+    (chosen,) = tuning.select(search, RATES).itertuples()
+    assert (chosen.rate, chosen.val_rer, chosen.edge) == (0.01, 7.0, False)
+    # The same files without any test column: the same answer (nothing else is read).
+    for path in paths:
+        table = pq.read_table(path)
+        keep = [n for n in table.column_names if not n.startswith("test_")]
+        pq.write_table(table.select(keep), path)
+    again = tuning.select(tuning.search_results(paths, cells, epoch=2), RATES)
+    pd.testing.assert_frame_equal(again, tuning.select(search, RATES))
+
+
+def test_select_ties_edges_and_divergence():
+    search = pd.DataFrame(
+        {
+            "reading": ["default"] * 9,
+            "run": ["A+A"] * 3 + ["B+B"] * 3 + ["C+C"] * 3,
+            "rate": RATES * 3,
+            "val_rer": [5.0, 5.0, 6.0, 9.0, 8.0, 7.0, math.inf, math.inf, math.inf],
+        }
+    )
+    chosen = tuning.select(search, RATES).set_index("run")
+    assert chosen.loc["A+A", "rate"] == 0.001 and chosen.loc["A+A", "edge"]  # tie: smaller
+    assert chosen.loc["B+B", "rate"] == 0.1 and chosen.loc["B+B", "edge"]
+    assert math.isnan(chosen.loc["C+C", "rate"]) and not chosen.loc["C+C", "edge"]
+
+
+def test_tuned_table_ranks_and_pairs_with_adamix():
+    finals = {"AdaMix+Power": [8.0, 8.4, 8.2], "Adam+Adam": [7.0, 7.6, 7.1],
+              "Cons+Cons": [9.0, 9.5, None]}  # fmt: skip
+    rates = {"AdaMix+Power": 0.001, "Adam+Adam": 0.01, "Cons+Cons": 0.1}
+    df = pd.concat(
+        [
+            metrics({run: values}, reading=tuning.tuning_reading("default", rates[run]))
+            for run, values in finals.items()
+        ]
+    )
+    selected = pd.DataFrame(
+        {"reading": "default", "run": list(rates), "rate": list(rates.values()),
+         "val_rer": [1.0, 2.0, 3.0], "edge": [False, False, True]}
+    )  # fmt: skip
+    table = tuning.tuned_table(df, selected, epoch=2).set_index("run")
+    assert list(table["rank"]) == [2, 1, 3]
+    adam = table.loc["Adam+Adam"]
+    diffs = np.subtract(finals["Adam+Adam"], finals["AdaMix+Power"])
+    expected = describe(diffs)
+    assert adam["diff_vs_AdaMix+Power"] == pytest.approx(expected["mean"])
+    assert (
+        adam["diff_ci95_high"] == pytest.approx(expected["ci95_high"])
+        and adam["diff_ci95_high"] < 0
+    )
+    assert adam["vs_AdaMix+Power"] == "lower"
+    cons = table.loc["Cons+Cons"]
+    assert (cons["n_seeds"], cons["n_diverged"], cons["edge"]) == (3, 1, True)
+    assert cons["rer_mean"] == pytest.approx(9.25)
+    assert pd.isna(table.loc["AdaMix+Power", "vs_AdaMix+Power"])
+
+
+def test_search_job_that_stopped_early_counts_as_diverged(tmp_path):
+    path = search_job(tmp_path / "a.parquet", "Adam+Adam", 0.1, 7.0, 7.0)
+    table = pq.read_table(path).to_pandas()
+    short = table[table["epoch"] < 2]  # stopped before the final epoch
+    pq.write_table(pa.Table.from_pandas(short, schema=pq.read_schema(path)), path)
+    search = tuning.search_results([path], [["default", "Adam+Adam", 0.1]], epoch=2)
+    assert search["val_rer"].item() == math.inf
