@@ -168,6 +168,39 @@ def test_claims_per_data_set_on_the_experiments_of_their_figure():
     assert "no experiment of paper figure 5" in row.numbers
 
 
+def tuned(adamix, best=8.0, n=3):
+    """Tuned runs' metrics: each at its own rate (its own tuning reading), as rule
+    tuning_metrics gathers them; Adam+Adam is the best modern run."""
+    modern = {"Momentum+Momentum": 9.0, "Nesterov+Nesterov": 8.8, "Adam+Adam": best,
+              "RMSprop+RMSprop": 8.5}  # fmt: skip
+    finals = {"AdaMix+Power": adamix, **modern}
+    return pd.concat(
+        [
+            metrics({run: noisy(value, n, seed=i)}, reading=f"default~lr{10.0**-i:g}")
+            for i, (run, value) in enumerate(finals.items())
+        ]
+    )
+
+
+def test_claim_7_tuned_adamix_at_least_as_good_as_the_best_modern_run():
+    def verdict(df):
+        table = claims.claims_table(metrics(exp1(7.8)), EXPERIMENTS, epoch=2, tuned=df)
+        (row,) = table[table["claim"] == 7].itertuples()
+        assert (row.dataset, row.experiment, row.reading) == ("mnist", "tuning", "default")
+        assert "best modern: Adam+Adam" in row.numbers or row.verdict == NOT_RUN
+        return row.verdict
+
+    assert verdict(tuned(7.0)) == HOLDS  # reliably lower
+    assert verdict(tuned(8.1)) == HOLDS  # 1% above: within ±5%
+    assert verdict(tuned(9.5)) == FAILS  # reliably higher, beyond 5%
+    assert verdict(tuned(8.0, n=1)) == UNCLEAR  # one seed: no interval to be within
+    assert verdict(tuned(14.0, n=1)) == FAILS  # one seed, a huge difference
+    no_adam = tuned(7.0)
+    assert verdict(no_adam[no_adam["weight_rule"] != "Adam"]) == NOT_RUN
+    without = claims.claims_table(metrics(exp1(7.8)), EXPERIMENTS, epoch=2)
+    assert 7 not in set(without["claim"])
+
+
 def test_write_claims(tmp_path):
     path = tmp_path / "metrics.parquet"
     write_parquet(path, metrics({**exp1(7.8), **exp2()}))

@@ -6,6 +6,7 @@ inconclusive or not run, with the numbers behind the verdict and the rule that d
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ EXP1_OTHERS = ["Cons+Cons", "AdaGrad+AdaGrad", "AdaDec+AdaDec"]
 ADAPTIVE = ["AdaGrad+Cons", "AdaDec+Cons", "AdaMix+Cons"]
 SIMPLE = ["Cons+Cons", "Exp+Cons", "Power+Cons"]
 EXP4_OTHERS = ["Cons+Exp", "Cons+Power", "Cons+AdaGrad", "Cons+AdaDec", "Cons+AdaMix"]
+MODERN = ["Momentum+Momentum", "Nesterov+Nesterov", "Adam+Adam", "RMSprop+RMSprop"]  # claim 7
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,26 @@ def _means(wide: pd.DataFrame, columns: Sequence) -> str:
     return "means: " + ", ".join(parts)
 
 
+def claim_tuned_adamix(rer: pd.DataFrame) -> tuple[str, str]:
+    """Claim 7 (tuning, not the paper's): tuned AdaMix+Power is at least as good as the best
+    tuned modern run (the lowest mean test RER of MODERN). Non-inferiority within BARELY:
+    holds if AdaMix+Power is reliably lower or within ±BARELY of it; does not hold if
+    reliably higher and not within; else inconclusive."""
+    means = rer.where(np.isfinite(rer)).mean()
+    best = min(MODERN, key=lambda run: means[run] if np.isfinite(means[run]) else math.inf)
+    p = paired(rer["AdaMix+Power"], rer[best])
+    within, below, above = close(p, BARELY), lower(p), higher(p)
+    verdict = (
+        HOLDS if HOLDS in (below, within) else FAILS if above == HOLDS and within == FAILS
+        else UNCLEAR
+    )  # fmt: skip
+    numbers = (
+        f"{_means(rer, ['AdaMix+Power', *MODERN])}; best modern: {best}; AdaMix+Power −"
+        f" {best}: {p}, margin ±{BARELY * abs(p.ref):.3g}"
+    )
+    return verdict, numbers
+
+
 # ------------------------------------------------------------------ table
 
 
@@ -146,6 +168,16 @@ class Claim:
     rule: str
     value: str = "rer"  # or "seconds"
     columns: str = "run"  # or "size": one column per data size
+
+
+TUNED = Claim(
+    7, "Tuned AdaMix is at least as good as the best tuned modern optimizer (not the"
+    " paper's)", 0, ("AdaMix+Power", *MODERN), claim_tuned_adamix,
+    f"Each run at the rate its search chose on the validation split (results/tuning/), test"
+    f" RER per seed. Holds if AdaMix+Power is reliably lower than the tuned modern run with"
+    f" the lowest mean ({', '.join(MODERN)}) or within ±{BARELY:.0%} of it; does not hold if"
+    " reliably higher and not within; else inconclusive." + RELIABLY + WITHIN,
+)  # fmt: skip
 
 
 CLAIMS = [
@@ -201,7 +233,12 @@ CLAIM_COLUMNS = [
 ]  # fmt: skip
 
 
-def claims_table(df: pd.DataFrame, experiments: dict, epoch: int | None = None) -> pd.DataFrame:
+def claims_table(
+    df: pd.DataFrame,
+    experiments: dict,
+    epoch: int | None = None,
+    tuned: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per claim, experiment of its figure and reading (and data size, except claim
     6): verdict, the numbers behind it and the rule. `experiments`: the config's
     experiments; a claim with no experiment of its figure, or whose runs are absent, gets
@@ -210,7 +247,29 @@ def claims_table(df: pd.DataFrame, experiments: dict, epoch: int | None = None) 
     rows = []
     for claim in CLAIMS:
         rows += _judge(claim, final, experiments)
+    if tuned is not None:
+        rows += _judge_tuned(final_rows(tuned, epoch))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _judge_tuned(final: pd.DataFrame) -> list[dict]:
+    """Claim 7 per reading, on the tuned runs' metrics (rule tuning_metrics: readings named
+    by adamix.tuning.tuning_reading, one rate per run)."""
+    claim = TUNED
+    base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule,
+            "experiment": "tuning"}  # fmt: skip
+    final = final.assign(reading=final["reading"].str.split("~").str[0])
+    rows = []
+    for (dataset, reading), group in final.groupby(["dataset", "reading"], sort=False):
+        sizes = ", ".join(f"{s:g}" for s in group["size"].unique())
+        row = {**base, "dataset": dataset, "reading": reading, "sizes": sizes}
+        if missing := [run for run in claim.runs if run not in set(group["run"])]:
+            rows.append({**row, "verdict": NOT_RUN, "numbers": f"missing runs: {missing}"})
+            continue
+        wide = group[group["run"].isin(claim.runs)].pivot(index="seed", columns="run", values="rer")
+        verdict, numbers = claim.judge(wide)
+        rows.append({**row, "verdict": verdict, "numbers": numbers})
+    return rows
 
 
 def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
@@ -244,11 +303,17 @@ def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
 
 
 def write_claims(
-    inputs: Iterable[str | Path], out: Mapping, experiments: dict, epoch: int | None = None
+    inputs: Iterable[str | Path],
+    out: Mapping,
+    experiments: dict,
+    epoch: int | None = None,
+    tuned: str | Path | None = None,
 ) -> pd.DataFrame:
-    """claims_table of the metrics files `inputs`, written as CSV, Markdown and HTML (rule
-    claims; `out`: their paths, keys csv, md, html); each verdict is also logged."""
-    table = claims_table(load_metrics(inputs), experiments, epoch=epoch)
+    """claims_table of the metrics files `inputs` (and claim 7 of the tuned runs' metrics
+    file `tuned`), written as CSV, Markdown and HTML (rule claims; `out`: their paths, keys
+    csv, md, html); each verdict is also logged."""
+    tuned_metrics = load_metrics([tuned]) if tuned is not None else None
+    table = claims_table(load_metrics(inputs), experiments, epoch=epoch, tuned=tuned_metrics)
     write_table(
         table,
         out,
@@ -257,6 +322,7 @@ def write_claims(
             f"Per reading, on the final-epoch ({epoch}) test rer_sse of each seed (claim 2: the"
             " fine-tuning seconds). Verdicts: holds, does not hold, inconclusive, not run (the"
             " experiment or one of its runs is absent). The rule of each claim is in its row."
+            " Claim 7 is ours, not the paper's: it judges the tuned comparison."
         ),
     )
     for row in table.itertuples():

@@ -153,7 +153,8 @@ rule walltime:
 
 rule claims:
     input:
-        "results/metrics.parquet",
+        metrics="results/metrics.parquet",
+        tuned="results/metrics/tuning.parquet",
     output:
         csv=report(
             "results/tables/claims.csv",

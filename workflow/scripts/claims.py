@@ -6,4 +6,9 @@ from adamix.claims import write_claims
 from adamix.joblog import job_log
 
 with job_log(snakemake.log[0]):
-    write_claims(snakemake.input, dict(snakemake.output.items()), **dict(snakemake.params.items()))
+    write_claims(
+        [snakemake.input.metrics],
+        dict(snakemake.output.items()),
+        tuned=snakemake.input.tuned,
+        **dict(snakemake.params.items()),
+    )
