@@ -139,7 +139,8 @@ def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
     table = pd.read_csv(pipeline / "results/tables/tuning.csv")
     assert list(table["run"]) == tuning["runs"] and (table["n_seeds"] == 1).all()
     assert sorted(table["rank"]) == [1, 2]
-    assert (pipeline / "results/figures/tuning_sensitivity.png").stat().st_size > 10_000
+    for figure in ("tuning_sensitivity", "tuning_curves"):
+        assert (pipeline / f"results/figures/{figure}.png").stat().st_size > 10_000
 
 
 def test_a_run_that_reads_no_setting_of_a_reading_reuses_the_default_job(pipeline):

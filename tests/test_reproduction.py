@@ -131,7 +131,8 @@ def test_figures_exist_and_are_small(pipeline, document):
     walltimes = [f"{n}_walltime" for n, exp in CONFIG["experiments"].items() if exp.get("walltime")]
     assert walltimes == ["exp1_walltime"]
     assert sorted(links) == sorted(
-        f"figures/{name}.png" for name in [*CONFIG["experiments"], *walltimes, "tuning_sensitivity"]
+        f"figures/{name}.png"
+        for name in [*CONFIG["experiments"], *walltimes, "tuning_sensitivity", "tuning_curves"]
     )
     for link in links:
         path = pipeline / WRITEUP / link

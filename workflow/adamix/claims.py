@@ -28,6 +28,7 @@ from adamix.stats import (
     paired,
 )
 from adamix.tables import BASELINE, final_rows, select_experiment, write_table
+from adamix.tuning import base_reading
 
 FAR = 2.0  # claim 3: "much worse" = more than twice the RER
 CLOSE = 0.10  # claim 3: "close" = within 10% of Cons+Cons's RER
@@ -258,7 +259,7 @@ def _judge_tuned(final: pd.DataFrame) -> list[dict]:
     claim = TUNED
     base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule,
             "experiment": "tuning"}  # fmt: skip
-    final = final.assign(reading=final["reading"].str.split("~").str[0])
+    final = base_reading(final)
     rows = []
     for (dataset, reading), group in final.groupby(["dataset", "reading"], sort=False):
         sizes = ", ".join(f"{s:g}" for s in group["size"].unique())

@@ -115,7 +115,7 @@ def figure_names(experiments: dict) -> list[str]:
     return [*experiments, *(f"{name}_walltime" for name in walltime_experiments(experiments))]
 
 
-TUNING_FIGURE = "tuning_sensitivity"  # the tuned comparison's figure (config `tuning`)
+TUNING_FIGURES = ["tuning_sensitivity", "tuning_curves"]  # the tuned comparison's figures
 
 
 def load_experiment_tables(results: Path, experiments: dict) -> pd.DataFrame:
@@ -275,7 +275,7 @@ def experiment_sections(table: pd.DataFrame, experiments: dict, figure_link: dic
     return "\n\n".join(parts)
 
 
-def tuning_section(table: pd.DataFrame, tuning: dict, figure_link: str) -> str:
+def tuning_section(table: pd.DataFrame, tuning: dict, figure_links: list[str]) -> str:
     """The tuned comparison: each run at the rate its search chose, on the test set."""
     rates = ", ".join(f"{r:g}" for r in tuning["rates"])
     shown = pd.DataFrame(
@@ -303,8 +303,10 @@ def tuning_section(table: pd.DataFrame, tuning: dict, figure_link: str) -> str:
             " nothing; *edge*: the best rate lies at an end of the grid), and that rate reruns"
             " with every seed. Test RER at the final epoch; the last column is the per-seed"
             " difference to tuned AdaMix+Power (mean [95% CI]).",
-            f"![tuning: validation RER against the initial rate]({figure_link})",
+            f"![tuning: validation RER against the initial rate]({figure_links[0]})",
             markdown(shown),
+            "The tuned runs' test RER per epoch, each at its chosen rate:",
+            f"![tuning: learning curves of the tuned runs]({figure_links[1]})",
         ]
     )
 
@@ -549,7 +551,7 @@ def write_reproduction(
     figures.mkdir(parents=True, exist_ok=True)
     links = {}
     tuned = "tuning" in config  # the tuned comparison ran (rule tuning_table)
-    for name in figure_names(experiments) + ([TUNING_FIGURE] if tuned else []):
+    for name in figure_names(experiments) + (TUNING_FIGURES if tuned else []):
         copy_figure(results / "figures" / f"{name}.png", figures / f"{name}.png")
         links[name] = Path(os.path.relpath(figures / f"{name}.png", out.parent)).as_posix()
 
@@ -573,7 +575,9 @@ def write_reproduction(
         sections.append(walltime_section(walltime, name, epochs, links[f"{name}_walltime"]))
     if tuned:
         tuned_table = pd.read_csv(results / "tables" / "tuning.csv")
-        sections.append(tuning_section(tuned_table, config["tuning"], links[TUNING_FIGURE]))
+        sections.append(
+            tuning_section(tuned_table, config["tuning"], [links[f] for f in TUNING_FIGURES])
+        )
     for dataset in dict.fromkeys(dataset_of(e) for e in experiments.values()):
         if dataset != PAPER_DATASET:
             mine = {n: e for n, e in experiments.items() if dataset_of(e) == dataset}

@@ -19,8 +19,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
-from adamix.figures import save_figure
+from adamix.figures import experiment_figure, save_figure
 from adamix.metrics import load_metrics
 from adamix.stats import describe, direction, paired
 from adamix.tables import final_rows, write_table
@@ -174,6 +175,8 @@ def sensitivity_figure(search: pd.DataFrame) -> Figure:
         )  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 60, not 6 x 10^1
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.set_title(f"reading: {reading}")
         ax.set_xlabel("initial learning rate (weights and biases)")
         ax.set_ylabel("validation RER at the final epoch (one seed)")
@@ -185,3 +188,25 @@ def sensitivity_figure(search: pd.DataFrame) -> Figure:
 def write_sensitivity_figure(search: str | Path, out: Mapping) -> None:
     """Rule tuning_figure: the sensitivity figure of the search results, PNG and PDF."""
     save_figure(sensitivity_figure(pd.read_csv(search)), out["png"], out["pdf"])
+
+
+# ------------------------------------------------------------------ learning curves
+
+
+def base_reading(df: pd.DataFrame) -> pd.DataFrame:
+    """The tuned runs' rows with their tuning reading (default~lr0.003) named by its base
+    reading (default): one panel per reading, each run at its own rate."""
+    return df.assign(reading=df["reading"].str.split("~").str[0])
+
+
+def write_learning_curves(
+    inputs: Iterable[str | Path], out: Mapping, tuning: dict, epoch: int
+) -> None:
+    """Rule tuning_curves: the tuned runs' test RER per epoch (mean over seeds, 95% band),
+    one line per run at its chosen rate, one panel per reading; PNG and PDF."""
+    df = base_reading(load_metrics(list(inputs)))
+    experiment = {"runs": tuning["runs"], "sizes": [tuning["size"]],
+                  "readings": tuning["readings"], "dataset": tuning["dataset"]}  # fmt: skip
+    fig = experiment_figure(df, "tuning", experiment, epoch=epoch)
+    fig.suptitle("Tuned runs, each at the rate its search chose: test RER per epoch")
+    save_figure(fig, out["png"], out["pdf"])

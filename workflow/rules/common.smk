@@ -284,7 +284,10 @@ def doc_figures(folder=WRITEUP):
         for path in experiment_outputs(name)
         if path.startswith("results/figures/") and path.endswith(".png")
     ]
-    figures.append("results/figures/tuning_sensitivity.png")
+    figures += [
+        "results/figures/tuning_sensitivity.png",
+        "results/figures/tuning_curves.png",
+    ]
     return [path.replace("results/figures/", f"{folder}/figures/") for path in figures]
 
 
@@ -306,6 +309,7 @@ def all_targets():
     return outputs + [
         "results/tables/tuning.csv",
         "results/figures/tuning_sensitivity.png",
+        "results/figures/tuning_curves.png",
         "results/metrics.parquet",
         "results/tables/claims.csv",
         "results/tables/claims.md",

@@ -188,6 +188,7 @@ rule reproduction_doc:
         "results/tables/claims.csv",
         "results/tables/tuning.csv",
         "results/figures/tuning_sensitivity.png",
+        "results/figures/tuning_curves.png",
         discussion="docs/reproduction_discussion.md",
     output:
         md=f"{WRITEUP}/reproduction.md",

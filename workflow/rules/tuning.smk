@@ -3,11 +3,13 @@
 # split; that rate reruns with every seed; a table and a sensitivity figure. Search and
 # reruns are ordinary fine-tuning jobs (rule finetune) under the tuning's readings.
 
+
 localrules:
     tuning_select,
     tuning_metrics,
     tuning_table,
     tuning_figure,
+    tuning_curves,
     tuning,
 
 
@@ -92,7 +94,30 @@ rule tuning_figure:
         "../scripts/tuning_figure.py"
 
 
+rule tuning_curves:
+    input:
+        "results/metrics/tuning.parquet",
+    output:
+        png=report(
+            "results/figures/tuning_curves.png",
+            caption="../report/tuning.rst",
+            category="Tuning",
+            subcategory="learning curves",
+        ),
+        pdf="results/figures/tuning_curves.pdf",
+    log:
+        "logs/tuning/curves.log",
+    conda:
+        "../../envs/adamix.yaml"
+    params:
+        tuning=config["tuning"],
+        epoch=config["finetune"]["epochs"],
+    script:
+        "../scripts/tuning_curves.py"
+
+
 rule tuning:
     input:
         "results/tables/tuning.csv",
         "results/figures/tuning_sensitivity.png",
+        "results/figures/tuning_curves.png",
