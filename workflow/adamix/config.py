@@ -17,6 +17,7 @@ PUBLISHED_KEYS = (
     "finetune",
     "readings",
     "experiments",
+    "tuning",
     "plugins",
 )
 NON_STRING = {"integer", "number", "boolean"}
