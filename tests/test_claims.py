@@ -195,6 +195,11 @@ def test_claim_7_tuned_adamix_at_least_as_good_as_the_best_modern_run():
     assert verdict(tuned(9.5)) == FAILS  # reliably higher, beyond 5%
     assert verdict(tuned(8.0, n=1)) == UNCLEAR  # one seed: no interval to be within
     assert verdict(tuned(14.0, n=1)) == FAILS  # one seed, a huge difference
+    # as rule tuning_metrics gathers them: a tuned cell that reuses the experiments' job
+    # (rate 0.001, reading "default") is that job's rows relabelled, beside the originals
+    reused = tuned(7.0)
+    originals = reused[reused["reading"] == "default~lr1"].assign(reading="default")
+    assert verdict(pd.concat([reused, originals])) == HOLDS
     no_adam = tuned(7.0)
     assert verdict(no_adam[no_adam["weight_rule"] != "Adam"]) == NOT_RUN
     without = claims.claims_table(metrics(exp1(7.8)), EXPERIMENTS, epoch=2)
