@@ -12,7 +12,7 @@ from adamix.stats import FAILS, HOLDS, NOT_RUN, UNCLEAR
 
 def verdicts(df, experiments=EXPERIMENTS, claim=None) -> list[str] | str:
     table = claims.claims_table(df, experiments, epoch=2)
-    assert list(table["claim"].drop_duplicates()) == [1, 2, 3, 4, 5, 6]
+    assert list(table["claim"].drop_duplicates()) == [1, 2, 3, 4, 5, 6, 8]
     assert table["rule"].str.len().gt(50).all()
     if claim is None:
         return list(table["verdict"])
@@ -134,6 +134,24 @@ def test_claim_6_more_data():
     assert verdicts(metrics(exp5()), {}, claim=6) == NOT_RUN
 
 
+def test_claim_8_adamix_beats_the_baseline_at_every_size():
+    exp5_with_baseline = {"exp5": {**EXPERIMENTS["exp5"], "runs": ["AdaMix+Power", "Cons+Cons"]}}
+    sizes = EXPERIMENTS["exp5"]["sizes"]
+
+    def judged(baseline, adamix=(7.8, 5.1, 4.1, 3.6), n=3):
+        cons = {("Cons+Cons", s): noisy(v, n, seed=10 + i) for i, (s, v) in enumerate(zip(
+            sizes, baseline, strict=True))}  # fmt: skip
+        return verdicts(metrics({**exp5(adamix, n=n), **cons}), exp5_with_baseline, claim=8)
+
+    assert judged((8.4, 6.0, 5.0, 4.5)) == HOLDS
+    assert judged((8.4, 6.0, 5.0, 3.0)) == FAILS  # the constant rate wins with all the data
+    assert judged((8.4, 6.0, 5.0, 3.6)) == UNCLEAR  # a tie at 1: no reliable difference
+    assert judged((8.4, 6.0, 5.0, 4.5), n=1) == UNCLEAR  # one seed, differences < 50%
+    assert verdicts(metrics(exp5()), exp5_with_baseline, claim=8) == NOT_RUN
+    table = claims.claims_table(metrics(exp5()), exp5_with_baseline, epoch=2)
+    assert "missing runs: ['Cons+Cons']" in table.loc[table["claim"] == 8, "numbers"].item()
+
+
 def test_claims_per_reading_and_all_experiments_together():
     df = pd.concat(
         [
@@ -148,7 +166,7 @@ def test_claims_per_reading_and_all_experiments_together():
     table = claims.claims_table(df, experiments, epoch=2)
     got = list(zip(table["claim"], table["reading"], table["verdict"], strict=True))
     assert got[:2] == [(1, "default", HOLDS), (1, "g_scale-mean", FAILS)]
-    assert [v for c, _, v in got if c >= 3] == [HOLDS, HOLDS, HOLDS, HOLDS]
+    assert [v for c, _, v in got if 3 <= c <= 6] == [HOLDS, HOLDS, HOLDS, HOLDS]
     assert table.loc[table["claim"] == 6, "sizes"].item() == "0.1, 0.3, 0.6, 1"
 
 
@@ -215,8 +233,8 @@ def test_write_claims(tmp_path):
     written = pd.read_csv(out["csv"], dtype=str, keep_default_na=False)
     assert list(written.columns) == claims.CLAIM_COLUMNS
     assert list(written["verdict"]) == list(table["verdict"])
-    assert list(table["verdict"])[:3] == [HOLDS, UNCLEAR, HOLDS]  # claims 1-3; 4-6 not run
-    assert list(table["verdict"])[3:] == [NOT_RUN] * 3
+    assert list(table["verdict"])[:3] == [HOLDS, UNCLEAR, HOLDS]  # claims 1-3; 4-6, 8 not run
+    assert list(table["verdict"])[3:] == [NOT_RUN] * 4
     md = out["md"].read_text(encoding="utf-8")
     assert md.startswith("# The paper's claims: verdicts\n\nPer reading, on the final-epoch (2)")
     assert "<h1>The paper&#x27;s claims: verdicts</h1>" in out["html"].read_text()

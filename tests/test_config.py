@@ -109,9 +109,12 @@ def test_default_config_plans_the_whole_study(tmp_path):
     1 under the default reading, and of the 14 distinct runs of experiments 1, 3 and 4,
     those that read the setting another reading changes (each distinct run once): 9 for
     g_scale (the runs with an adaptive rule), 9 for timing, 3 for adadec (AdaDec), 8 for
-    t_unit (Exp, Power, AdaDec). On Fashion-MNIST: the 14 runs of experiments 1, 3 and 4 at
-    1/10 under default, 9 more under g_scale-mean. 3 seeds; 4 pre-training layers per data
-    set, size and seed; one download per data set."""
+    t_unit (Exp, Power, AdaDec). Experiment 5's baseline Cons+Cons at 3/10, 6/10 and 1 (the
+    same job under both its readings: Cons reads no g_scale) and AdaMix+Power under
+    g_scale-mean there; experiment 2's 3 runs under 3 more pre-trainings. On Fashion-MNIST:
+    the 14 runs of experiments 1, 3 and 4 at 1/10 under default, 9 more under g_scale-mean.
+    3 seeds; 4 pre-training layers per data set, pre-training, size and seed; one download
+    per data set."""
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
@@ -119,8 +122,10 @@ def test_default_config_plans_the_whole_study(tmp_path):
     # read g_scale (AdaGrad, AdaDec, AdaMix) under g_scale-mean; at rate 0.001 (finetune.lr)
     # 4 and 3 of them are jobs the experiments already have
     search = (9 * 9 - 4) + (3 * 9 - 3)
-    assert int(counts["finetune"]) == (19 + 9 + 9 + 3 + 8) * 3 + (14 + 9) * 3 + search == 314
-    assert int(counts["pretrain_layer"]) == 4 * 4 * 3 + 4 * 3
+    mnist = 19 + 9 + 9 + 3 + 8 + (3 + 3) + 3 * 3
+    assert int(counts["finetune"]) == mnist * 3 + (14 + 9) * 3 + search == 359
+    # MNIST: 4 sizes and 3 more pre-trainings at 1/10; Fashion-MNIST: 1/10
+    assert int(counts["pretrain_layer"]) == 4 * (4 + 3) * 3 + 4 * 3
     assert int(counts["make_subset"]) == 4 + 1
     assert int(counts["download"]) == 2
 
@@ -130,7 +135,7 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 48 + 23 + 101 and int(counts["pretrain_layer"]) == 4 * 4 + 4
+    assert int(counts["finetune"]) == 63 + 23 + 101 and int(counts["pretrain_layer"]) == 4 * 7 + 4
 
 
 BAD_PLUGINS = {
@@ -172,7 +177,12 @@ def test_schema_agrees_with_the_settings_object():
         assert block[name].get("enum") == (
             list(f.metadata["choices"]) if "choices" in f.metadata else None
         )
-    readable = schema["$defs"]["ambiguities"]["properties"]
+    # A reading overrides fine-tuning's choices, and pre-training's epochs.
+    readable = dict(schema["$defs"]["ambiguities"]["properties"])
+    epochs = readable.pop("pretrain_epochs")
+    assert {k: epochs[k] for k in ("type", "minimum")} == schema["properties"]["pretrain"][
+        "properties"
+    ]["epochs"]
     for name, spec in readable.items():
         assert spec["enum"] == list(fields[name].metadata["choices"]), name
 
@@ -189,8 +199,8 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     ]
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    # 2 seeds x (23 + 6) experiment jobs, and the tuning's 2 search jobs (one seed)
-    assert int(counts["finetune"]) == 2 * (23 + 6) + 2 and "walltime" not in counts
+    # 2 seeds x (27 + 6) experiment jobs, and the tuning's 2 search jobs (one seed)
+    assert int(counts["finetune"]) == 2 * (27 + 6) + 2 and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr

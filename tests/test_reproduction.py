@@ -121,7 +121,7 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     # each distinct run once: Cons+Cons under g_scale-mean is the default's job
     jobs = list((pipeline / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))
     jobs = [job for job in jobs if "~" not in job.parts[-5]]  # not the tuning's search
-    assert len(jobs) == 23 + 6
+    assert len(jobs) == 27 + 6
     assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
     assert re.search(r"Wall time of the run: (\d+ h )?(\d+ min )?[\d.]+ s,", setup), setup
 

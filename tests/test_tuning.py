@@ -92,6 +92,42 @@ def test_tuned_table_ranks_and_pairs_with_adamix():
     assert (cons["n_seeds"], cons["n_diverged"], cons["edge"]) == (3, 1, True)
     assert cons["rer_mean"] == pytest.approx(9.25)
     assert pd.isna(table.loc["AdaMix+Power", "vs_AdaMix+Power"])
+    assert set(table["choice"]) == {"tuned"}
+
+
+def test_tuned_table_adds_the_one_shot_runs_unranked():
+    """The one-shot cells (default~library: a modern run at its library's rate, as rule
+    tuning_metrics gathers them) are rows of their own: unranked, compared with tuned
+    AdaMix+Power, and never counted as the tuned run of the same name."""
+    tuned = {"AdaMix+Power": [8.0, 8.4, 8.2], "RMSprop+RMSprop": [7.0, 7.6, 7.1]}
+    df = pd.concat(
+        [
+            metrics({run: values}, reading=tuning.tuning_reading("default", 0.001))
+            for run, values in tuned.items()
+        ]
+        + [
+            metrics({"RMSprop+RMSprop": [30.0, 31.0, 29.0]},
+                    reading=tuning.oneshot_reading("default")).assign(lr=0.01)
+        ]
+    )  # fmt: skip
+    selected = pd.DataFrame(
+        {"reading": "default", "run": list(tuned), "rate": 0.001, "val_rer": [1.0, 2.0],
+         "edge": False}
+    )  # fmt: skip
+    table = tuning.tuned_table(df, selected, epoch=2)
+    assert list(zip(table["run"], table["choice"], table["rate"], strict=True)) == [
+        ("AdaMix+Power", "tuned", 0.001),
+        ("RMSprop+RMSprop", "tuned", 0.001),
+        ("RMSprop+RMSprop", "library", 0.01),
+    ]
+    assert list(table["rank"][:2]) == [2, 1] and pd.isna(table["rank"].iloc[2])
+    library = table.iloc[2]
+    assert library["reading"] == "default" and library["rer_mean"] == pytest.approx(30.0)
+    assert library["diff_vs_AdaMix+Power"] == pytest.approx(30.0 - np.mean(tuned["AdaMix+Power"]))
+    assert library["vs_AdaMix+Power"] == "higher"
+    # the claim and the learning curves read the tuned rows only
+    assert set(tuning.base_reading(df)["reading"]) == {"default"}
+    assert len(tuning.base_reading(df)) == len(df) - 3 * 3
 
 
 def test_search_job_that_stopped_early_counts_as_diverged(tmp_path):

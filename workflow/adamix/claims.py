@@ -1,4 +1,5 @@
-"""The paper's six claims, each judged per experiment that repeats the claim's figure (on
+"""The paper's six claims and two of ours (7: the tuned comparison, 8: experiment 5's
+baseline), each judged per experiment that repeats the claim's figure (on
 each data set) and per reading, on our final-epoch results: holds, does not hold,
 inconclusive or not run, with the numbers behind the verdict and the rule that decides it
 (adamix.stats)."""
@@ -121,6 +122,21 @@ def claim_more_data(rer: pd.DataFrame) -> tuple[str, str]:
     return combine(lower(p) for p in steps.values()), numbers
 
 
+def claim_more_data_beats_baseline(wide: pd.DataFrame) -> tuple[str, str]:
+    """Claim 8 (exp5, not the paper's): AdaMix+Power has a lower RER than Cons+Cons at every
+    data size. `wide`: columns (run, size). A size that lacks one of the two runs makes the
+    verdict inconclusive at best."""
+    sizes = sorted({size for _, size in wide.columns})
+    both = [s for s in sizes if ("AdaMix+Power", s) in wide and (BASELINE, s) in wide]
+    diffs = {s: paired(wide[("AdaMix+Power", s)], wide[(BASELINE, s)]) for s in both}
+    numbers = "; ".join(f"{s:g}: AdaMix+Power − {BASELINE}: {p}" for s, p in diffs.items())
+    verdicts = [lower(p) for p in diffs.values()]
+    if lacking := [s for s in sizes if s not in both]:
+        numbers += f"; sizes without both runs: {', '.join(f'{s:g}' for s in lacking)}"
+        verdicts.append(UNCLEAR)
+    return combine(verdicts), numbers
+
+
 def _means(wide: pd.DataFrame, columns: Sequence) -> str:
     parts = []
     for c in columns:
@@ -168,7 +184,7 @@ class Claim:
     judge: Callable[[pd.DataFrame], tuple[str, str]]
     rule: str
     value: str = "rer"  # or "seconds"
-    columns: str = "run"  # or "size": one column per data size
+    columns: str = "run"  # or "size": one column per data size; "run+size": per both
 
 
 TUNED = Claim(
@@ -226,6 +242,13 @@ CLAIMS = [
         " does not hold if reliably higher at any step; else inconclusive (also with one"
         " size)." + RELIABLY,
         columns="size",
+    ),
+    Claim(
+        8, "AdaMix beats the constant rate at every data size (exp 5; not the paper's)", 8,
+        ("AdaMix+Power", BASELINE), claim_more_data_beats_baseline,
+        f"Holds if AdaMix+Power is reliably lower than {BASELINE} at each data size; does not"
+        " hold if reliably higher at any; else inconclusive." + RELIABLY,
+        columns="run+size",
     ),
 ]  # fmt: skip
 
@@ -285,7 +308,7 @@ def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
             rows.append({**row, "reading": "", "sizes": "", "verdict": NOT_RUN,
                          "numbers": f"no results of {name}"})  # fmt: skip
             continue
-        by = ["reading"] if claim.columns == "size" else ["reading", "size"]
+        by = ["reading", "size"] if claim.columns == "run" else ["reading"]
         for keys, group in data.groupby(by, sort=False):
             sizes = ", ".join(f"{s:g}" for s in group["size"].unique())
             cell = {**row, "reading": keys[0], "sizes": sizes}
@@ -293,7 +316,9 @@ def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
                 rows.append({**cell, "verdict": NOT_RUN, "numbers": f"missing runs: {missing}"})
                 continue
             group = group[group["run"].isin(claim.runs)]
-            wide = group.pivot(index="seed", columns=claim.columns, values=claim.value)
+            columns = claim.columns.split("+")  # "run+size": a column per run and size
+            columns = columns[0] if len(columns) == 1 else columns
+            wide = group.pivot(index="seed", columns=columns, values=claim.value)
             verdict, numbers = claim.judge(wide)
             rows.append({**cell, "verdict": verdict, "numbers": numbers})
     if not rows:
@@ -323,7 +348,8 @@ def write_claims(
             f"Per reading, on the final-epoch ({epoch}) test rer_sse of each seed (claim 2: the"
             " fine-tuning seconds). Verdicts: holds, does not hold, inconclusive, not run (the"
             " experiment or one of its runs is absent). The rule of each claim is in its row."
-            " Claim 7 is ours, not the paper's: it judges the tuned comparison."
+            " Claims 7 and 8 are ours, not the paper's: the tuned comparison, and experiment 5's"
+            " constant-rate baseline."
         ),
     )
     for row in table.itertuples():

@@ -90,12 +90,42 @@ def size_label(fraction) -> str:
     return str(float(fraction))
 
 
-def data_used(config: dict) -> list[tuple[str, str]]:
-    """(dataset, size label) of every experiment's data, in config order, each once: what
-    is pre-trained (per seed) and fine-tuned on."""
-    pairs = [
-        (exp.get("dataset", "mnist"), size_label(size))  # the schema's default
+def dataset_of(experiment: dict) -> str:
+    """The data set of an experiment's config entry (the schema's default: mnist)."""
+    return experiment.get("dataset", "mnist")
+
+
+# The settings a reading may override that belong to pre-training, not fine-tuning.
+PRETRAIN_OVERRIDES = {"pretrain_epochs": "epochs"}
+
+
+def pretrain_settings(config: dict, overrides: dict) -> dict:
+    """config's `pretrain` block with a reading's pre-training overrides (`pretrain_epochs`)."""
+    mine = {key: overrides[name] for name, key in PRETRAIN_OVERRIDES.items() if name in overrides}
+    return {**config["pretrain"], **mine}
+
+
+def pretrain_reading(config: dict, overrides: dict) -> str:
+    """The reading whose pre-trained layers a reading (given by its `overrides`) starts from:
+    the first of config's readings with the same pre-training settings. `default` for every
+    reading that overrides fine-tuning settings only; each pre-training is computed once."""
+    mine = pretrain_settings(config, overrides)
+    return next(r for r, o in config["readings"].items() if pretrain_settings(config, o) == mine)
+
+
+def pretrained(config: dict) -> list[tuple[str, str, str]]:
+    """(dataset, pre-training reading, size label) of every experiment's and the tuning's
+    data, in config order, each once: what is pre-trained (per seed)."""
+    readings = config["readings"]
+    triples = [
+        (dataset_of(exp), pretrain_reading(config, readings[reading]), size_label(size))
         for exp in config["experiments"].values()
+        for reading in exp["readings"]
         for size in exp["sizes"]
     ]
-    return list(dict.fromkeys(pairs))
+    if tuning := config.get("tuning"):
+        triples += [
+            (tuning["dataset"], pretrain_reading(config, readings[r]), size_label(tuning["size"]))
+            for r in tuning["readings"]
+        ]
+    return list(dict.fromkeys(triples))

@@ -11,6 +11,8 @@ from importlib import resources
 
 import yaml
 
+from adamix.config import dataset_of
+
 
 @functools.cache
 def _load() -> dict:
@@ -27,7 +29,7 @@ def paper_results() -> dict:
 def applies(experiment: dict) -> bool:
     """Whether the paper's numbers apply to an experiment (its config entry): the paper ran
     on MNIST only, so an experiment on another `dataset` shows our numbers alone."""
-    return experiment.get("dataset", "mnist") == "mnist"
+    return dataset_of(experiment) == "mnist"
 
 
 def paper_rer(experiment: str, run: str, size: float) -> float:

@@ -178,6 +178,15 @@ def pretrain_layer(
     return {k: v.cpu() for k, v in rbm.items()}, [{"layer": layer, **row} for row in rows]
 
 
+PRETRAIN_COLUMNS = [
+    "layer",
+    "epoch",
+    "recon_sse",
+    "seconds",
+    "finished_at",
+]  # pretrain_layer's rows
+
+
 def load_layer(path: str | os.PathLike) -> RBM:
     """A layer checkpoint written by ``pretrain_job``, checked: W (n_visible, n_hidden),
     hbias (n_hidden,), vbias (n_visible,), finite float32. ValueError naming the file and
@@ -220,12 +229,15 @@ def pretrain_job(
     size: float | str,
     seed: int | str,
     dataset: str = "mnist",
+    reading: str = "default",
     device: str = "auto",
     threads: int = 1,
     log: Callable[[str], None] = print,
 ) -> None:
     """Rule pretrain_layer: train one layer on a subset file, above the layer checkpoints
-    ``lower``; write its checkpoint and its per-epoch reconstruction errors (parquet)."""
+    ``lower``; write its checkpoint and its per-epoch reconstruction errors (parquet; no
+    rows with 0 epochs: the layer keeps its random initial weights). ``reading``: the
+    reading whose pre-training settings these are (adamix.config.pretrain_reading)."""
     device = setup_job(device, threads)
     images = pixels(load_subset(subset)["train_images"], device)
     below = [{k: v.to(device) for k, v in load_layer(path).items()} for path in lower]
@@ -235,8 +247,9 @@ def pretrain_job(
     )  # fmt: skip
     with atomic(checkpoint) as tmp:
         torch.save(rbm, tmp)
-    table = pd.DataFrame(rows).assign(
+    table = pd.DataFrame(rows, columns=PRETRAIN_COLUMNS).assign(
         dataset=dataset,
+        reading=reading,
         size=float(size),
         seed=int(seed),
         device=str(images.device),  # as fine-tuning records it: cuda:0, cpu

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from adamix.config import data_used
+from adamix.config import dataset_of, pretrained
 from adamix.paper import paper_results
 from adamix.tables import BASELINE, JOB
 
@@ -127,12 +127,12 @@ def load_experiment_tables(results: Path, experiments: dict) -> pd.DataFrame:
 
 
 def pretrain_paths(results: Path, config: dict) -> list[Path]:
-    """The pre-training error tables of the experiments' data (dataset, size), every seed
+    """The pre-training error tables of the experiments' and the tuning's data, every seed
     and layer (as common.smk's pretrain_errors lists them)."""
     n_layers = len(config["model"]["layers"]) - 1
     return [
-        results / "pretrain" / dataset / size / f"seed{seed}" / f"layer{k}.parquet"
-        for dataset, size in data_used(config)
+        results / "pretrain" / dataset / reading / size / f"seed{seed}" / f"layer{k}.parquet"
+        for dataset, reading, size in pretrained(config)
         for seed in config["seeds"]
         for k in range(1, n_layers + 1)
     ]
@@ -282,10 +282,12 @@ def tuning_section(table: pd.DataFrame, tuning: dict, figure_links: list[str]) -
         {
             "reading": table["reading"],
             "run": table["run"],
-            "rate": [f"{r:g}" + (" (edge)" if edge else "")
-                     for r, edge in zip(table["rate"], table["edge"], strict=True)],
+            "rate": [
+                f"{r:g}" + (" (edge)" if edge else "") + (" (library)" if c == "library" else "")
+                for r, edge, c in zip(table["rate"], table["edge"], table["choice"], strict=True)
+            ],
             "ours: mean [95% CI]": table.apply(ours, axis=1),
-            "rank": table["rank"].astype(int),
+            "rank": [DASH if pd.isna(r) else f"{int(r)}" for r in table["rank"]],
             "− AdaMix+Power": [
                 DASH if pd.isna(d) else f"{signed(d)} {interval(lo, hi)}"
                 for d, lo, hi in zip(table["diff_vs_AdaMix+Power"], table["diff_ci95_low"],
@@ -302,7 +304,9 @@ def tuning_section(table: pd.DataFrame, tuning: dict, figure_links: list[str]) -
             " rate with the lowest validation RER at the final epoch wins (the test set decides"
             " nothing; *edge*: the best rate lies at an end of the grid), and that rate reruns"
             " with every seed. Test RER at the final epoch; the last column is the per-seed"
-            " difference to tuned AdaMix+Power (mean [95% CI]).",
+            " difference to tuned AdaMix+Power (mean [95% CI]). Rows marked *library* are the"
+            " one-shot comparison: a modern optimizer at its library's default rate (torch.optim),"
+            " untuned, as most users run it; they are not ranked.",
             f"![tuning: validation RER against the initial rate]({figure_links[0]})",
             markdown(shown),
             "The tuned runs' test RER per epoch, each at its chosen rate:",
@@ -312,10 +316,6 @@ def tuning_section(table: pd.DataFrame, tuning: dict, figure_links: list[str]) -
 
 
 PAPER_DATASET = "mnist"
-
-
-def dataset_of(experiment: dict) -> str:
-    return experiment.get("dataset", PAPER_DATASET)
 
 
 def dataset_section(

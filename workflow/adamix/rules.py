@@ -17,6 +17,7 @@ of the paper's ambiguities are in adamix.schedules):
 from __future__ import annotations
 
 import functools
+import inspect
 
 import torch
 from torch import Tensor
@@ -195,28 +196,37 @@ PAPER_RULES = tuple(RULES)  # the paper's seven, in its order
 
 # --- modern rules: torch.optim's own, per parameter group ----------------------------------
 
+
+def library_lr(optimizer: type[torch.optim.Optimizer]) -> float:
+    """The default `lr` of a torch.optim optimizer's signature (Adam: 0.001)."""
+    return float(inspect.signature(optimizer).parameters["lr"].default)
+
+
 register(
     TorchRule(
         "Momentum", lambda p, h: torch.optim.SGD(p, lr=h["lr"], momentum=0.9),
-        doc="SGD with momentum 0.9 (torch.optim.SGD)",
+        doc="SGD with momentum 0.9 (torch.optim.SGD)", library_lr=library_lr(torch.optim.SGD),
     )
 )  # fmt: skip
 register(
     TorchRule(
         "Nesterov", lambda p, h: torch.optim.SGD(p, lr=h["lr"], momentum=0.9, nesterov=True),
         doc="SGD with Nesterov momentum 0.9 (torch.optim.SGD)",
+        library_lr=library_lr(torch.optim.SGD),
     )
 )  # fmt: skip
 register(
     TorchRule(
         "Adam", lambda p, h: torch.optim.Adam(p, lr=h["lr"]),
         doc="Adam, betas (0.9, 0.999), eps 1e-8 (torch.optim.Adam)",
+        library_lr=library_lr(torch.optim.Adam),
     )
 )  # fmt: skip
 register(
     TorchRule(
         "RMSprop", lambda p, h: torch.optim.RMSprop(p, lr=h["lr"]),
         doc="RMSprop, alpha 0.99, eps 1e-8 (torch.optim.RMSprop)",
+        library_lr=library_lr(torch.optim.RMSprop),
     )
 )  # fmt: skip
 MODERN_RULES = tuple(name for name in RULES if name not in PAPER_RULES)

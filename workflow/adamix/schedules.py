@@ -180,12 +180,14 @@ class TorchRule:
     builds it for the group's parameters (h: the group's hyperparameters; h["lr"] its
     rate). Its per-parameter state is the ScheduledSGD's own, so ``state_dict()`` saves it
     and a resumed run continues bit for bit. Its rate statistics are the nominal rate
-    eta0: the per-element rate of such an optimizer has no closed form here."""
+    eta0: the per-element rate of such an optimizer has no closed form here.
+    ``library_lr``: the library's own default rate, the tuning's one-shot comparison."""
 
     name: str
     make: Callable[[list[Tensor], dict], Optimizer]
     reads: tuple[str, ...] = ("lr",)
     doc: str = ""
+    library_lr: float | None = None
 
     stateful = False  # the inner optimizer makes its state
     PARTS = ("make",)

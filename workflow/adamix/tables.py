@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adamix.config import dataset_of
 from adamix.metrics import load_metrics, read_metrics, write_metrics
 from adamix.paper import applies, paper_rer, paper_seconds
 from adamix.stats import describe
@@ -58,7 +59,7 @@ def select_experiment(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
     """The rows of one experiment (its config entry: readings, sizes, runs), with a `run`
     column, in the config's order of readings, sizes and runs."""
     df = df.reset_index(drop=True)
-    df = df[df["dataset"] == experiment.get("dataset", "mnist")].reset_index(drop=True)
+    df = df[df["dataset"] == dataset_of(experiment)].reset_index(drop=True)
     run = df["weight_rule"] + "+" + df["bias_rule"]
     order = {
         "reading": list(experiment["readings"]),

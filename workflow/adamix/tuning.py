@@ -38,6 +38,12 @@ def tuning_reading(reading: str, rate: float) -> str:
     return f"{reading}~lr{rate:g}"
 
 
+def oneshot_reading(reading: str) -> str:
+    """The name of the one-shot cells of `reading`: each modern run at its library's
+    default rate, untuned (default~library)."""
+    return f"{reading}~library"
+
+
 def search_results(inputs: Sequence[str | Path], cells: Sequence, epoch: int) -> pd.DataFrame:
     """Per search job (cells: its [reading, run, rate], in the order of `inputs`): the
     validation RER at `epoch` (+inf when the job diverged or its RER is not finite)."""
@@ -94,7 +100,7 @@ def write_selection(
 # ------------------------------------------------------------------ the tuned table
 
 TUNED_COLUMNS = [
-    "reading", "run", "rate", "edge", "val_rer", "n_seeds", "n_diverged", "rer_mean",
+    "reading", "run", "choice", "rate", "edge", "val_rer", "n_seeds", "n_diverged", "rer_mean",
     "rer_ci95_low", "rer_ci95_high", "rank", f"diff_vs_{REFERENCE}", "diff_ci95_low",
     "diff_ci95_high", f"vs_{REFERENCE}",
 ]  # fmt: skip
@@ -104,29 +110,37 @@ def tuned_table(df: pd.DataFrame, selected: pd.DataFrame, epoch: int) -> pd.Data
     """Per reading and tuned run: its chosen rate, our test RER at `epoch` over seeds (mean,
     95% t-CI, diverged seeds left out), its rank within the reading (1: lowest mean), and
     the per-seed difference to tuned AdaMix+Power (mean, 95% t-CI) with its direction:
-    "lower", "higher" or "unclear" (adamix.stats.direction). `df`: the rerun jobs' metrics,
-    their `reading` the tuning reading of their rate (tuning_reading)."""
+    "lower", "higher" or "unclear" (adamix.stats.direction). Then the one-shot rows (choice
+    "library"): each modern run at its library's default rate, unranked, compared with
+    tuned AdaMix+Power alike. `df`: the rerun jobs' metrics, their `reading` the tuning
+    reading of their rate (tuning_reading) or the one-shot name (oneshot_reading)."""
     final = final_rows(df, epoch)
+    cells = [(sel.reading, sel.run, "tuned", tuning_reading(sel.reading, sel.rate), sel)
+             for sel in selected.itertuples() if math.isfinite(sel.rate)]  # fmt: skip
+    oneshot = final[final["reading"].str.endswith(oneshot_reading(""))]
+    for name, run in oneshot[["reading", "run"]].drop_duplicates().itertuples(index=False):
+        cells.append((name.split("~")[0], run, "library", name, None))
     rows = []
-    for sel in selected.itertuples():
-        if not math.isfinite(sel.rate):
-            continue
-        name = tuning_reading(sel.reading, sel.rate)
-        jobs = final[(final["reading"] == name) & (final["run"] == sel.run)]
+    for reading, run, choice, name, sel in cells:
+        jobs = final[(final["reading"] == name) & (final["run"] == run)]
         stats = describe(jobs["rer"])
         rows.append(
-            {"reading": sel.reading, "run": sel.run, "rate": sel.rate, "edge": sel.edge,
-             "val_rer": sel.val_rer, "n_seeds": len(jobs), "n_diverged": int(jobs["failed"].sum()),
+            {"reading": reading, "run": run, "choice": choice,
+             "rate": sel.rate if sel else jobs["lr"].iloc[0],
+             "edge": sel.edge if sel else False, "val_rer": sel.val_rer if sel else math.nan,
+             "n_seeds": len(jobs), "n_diverged": int(jobs["failed"].sum()),
              "rer_mean": stats["mean"], "rer_ci95_low": stats["ci95_low"],
              "rer_ci95_high": stats["ci95_high"], "_per_seed": jobs.set_index("seed")["rer"]}
         )  # fmt: skip
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=TUNED_COLUMNS)
-    table["rank"] = table.groupby("reading")["rer_mean"].rank(method="min").astype(int)
+    tuned = table["choice"] == "tuned"
+    table.loc[tuned, "rank"] = table[tuned].groupby("reading")["rer_mean"].rank(method="min")
+    table["rank"] = table["rank"].astype("Int64")
     for i, row in table.iterrows():
-        ref = table[(table["reading"] == row["reading"]) & (table["run"] == REFERENCE)]
-        if ref.empty or row["run"] == REFERENCE:
+        ref = table[(table["reading"] == row["reading"]) & (table["run"] == REFERENCE) & tuned]
+        if ref.empty or (row["run"] == REFERENCE and row["choice"] == "tuned"):
             continue
         p = paired(row["_per_seed"], ref["_per_seed"].iloc[0])
         diff = describe(p.finite)
@@ -151,7 +165,9 @@ def write_tuned_table(
             " search (one seed; edge: the smallest or largest rate of the grid). Then that rate"
             " with every seed: test rer_sse, mean and 95% t-CI over seeds (diverged seeds left"
             f" out), rank within the reading, and the per-seed difference to tuned {REFERENCE}"
-            " (mean and 95% t-CI; lower/higher: reliably so, as in the claims)."
+            " (mean and 95% t-CI; lower/higher: reliably so, as in the claims). choice"
+            " library: the one-shot comparison, a modern run at its library's default rate"
+            " (torch.optim's), untuned and unranked."
         ),
     )
     return table
@@ -197,8 +213,8 @@ def base_reading(df: pd.DataFrame) -> pd.DataFrame:
     """The tuned runs' rows, each tuning reading (default~lr0.003) named by its base reading
     (default): one set of rows per reading, each run at its own rate. Rows under a config
     reading are left out: they are the jobs a tuned cell reuses (rule tuning_metrics keeps
-    them beside the cell's relabelled copy)."""
-    df = df[df["reading"].str.contains("~", regex=False)]
+    them beside the cell's relabelled copy); so are the one-shot rows (default~library)."""
+    df = df[df["reading"].str.contains("~lr", regex=False)]
     return df.assign(reading=df["reading"].str.split("~").str[0])
 
 

@@ -14,9 +14,17 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
-from adamix.config import check_publishable, data_used, size_label, typed_like_schema
+from adamix.config import (
+    PRETRAIN_OVERRIDES,
+    check_publishable,
+    pretrain_reading,
+    pretrain_settings,
+    pretrained,
+    size_label,
+    typed_like_schema,
+)
 from adamix.schedules import RULES, load_plugin, settings_read
-from adamix.tuning import tuning_reading
+from adamix.tuning import oneshot_reading, tuning_reading
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
 # (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.
@@ -105,13 +113,27 @@ wildcard_constraints:
     experiment=r"[A-Za-z0-9_]+",
 
 
-# The tuning's readings (config `tuning`): each of its readings at each rate of its grid,
-# named by tuning_reading (default~lr0.003), after the config's own readings.
+def library_rate(run):
+    """The default rate of a run's rules in their library (Adam+Adam: torch.optim.Adam's
+    0.001), if both have the same one; else None (the paper's rules have none)."""
+    rates = {getattr(RULES[name], "library_lr", None) for name in run.split("+")}
+    return rates.pop() if len(rates) == 1 and None not in rates else None
+
+
+# The tuning's readings (config `tuning`): each of its readings at each rate of its grid
+# and at each library rate of its runs (the one-shot comparison), named by tuning_reading
+# (default~lr0.003), after the config's own readings.
 TUNING = config["tuning"]
+ONESHOT = [
+    [reading, run, library_rate(run)]
+    for reading in TUNING["readings"]
+    for run in TUNING["runs"]
+    if library_rate(run) is not None
+]
 TUNING_READINGS = {
     tuning_reading(reading, rate): {**config["readings"][reading], "lr": rate}
     for reading in TUNING["readings"]
-    for rate in TUNING["rates"]
+    for rate in [*TUNING["rates"], *(cell[2] for cell in ONESHOT)]
 }
 READINGS = {**config["readings"], **TUNING_READINGS}
 
@@ -119,13 +141,15 @@ READINGS = {**config["readings"], **TUNING_READINGS}
 def job_reading(reading, run):
     """The reading whose job computes `run` under `reading`: the first reading, in the
     config's order (then the tuning's), that agrees with `reading` on every setting the run
-    reads (declared by its rules in the registry). Each distinct run is computed once,
-    under that name."""
-    read = settings_read(run)
-    mine = {k: reading_settings(reading)[k] for k in read}
-    return next(
-        r for r in READINGS if {k: reading_settings(r)[k] for k in read} == mine
-    )
+    reads (declared by its rules in the registry) and on the pre-training it starts from.
+    Each distinct run is computed once, under that name."""
+
+    def identity(r):
+        settings = reading_settings(r)
+        return [settings[k] for k in settings_read(run)], pretrain_of(r)
+
+    mine = identity(reading)
+    return next(r for r in READINGS if identity(r) == mine)
 
 
 def finetune_metrics(dataset, reading, size, run, seed):
@@ -177,13 +201,24 @@ def all_cells():
 
 
 def reading_settings(reading):
-    """The fine-tuning settings of one reading: config's finetune block plus its overrides."""
-    return {**config["finetune"], **READINGS[reading]}
+    """The fine-tuning settings of one reading: config's finetune block plus its overrides
+    (those of pre-training left out)."""
+    overrides = {
+        k: v for k, v in READINGS[reading].items() if k not in PRETRAIN_OVERRIDES
+    }
+    return {**config["finetune"], **overrides}
 
 
-def pretrain_layers(dataset, size, seed, upto=N_LAYERS):
+def pretrain_of(reading):
+    """The reading whose pre-trained layers `reading`'s runs start from (`default` unless
+    it overrides `pretrain_epochs`)."""
+    return pretrain_reading(config, READINGS[reading])
+
+
+def pretrain_layers(dataset, reading, size, seed, upto=N_LAYERS):
+    """The layer checkpoints of one pre-training; `reading`: as pretrain_of names it."""
     return [
-        f"results/pretrain/{dataset}/{size}/seed{seed}/layer{k}.pt"
+        f"results/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{k}.pt"
         for k in range(1, upto + 1)
     ]
 
@@ -207,13 +242,13 @@ def experiment_outputs(name):
 
 
 def pretrain_errors():
-    """The per-epoch error tables of every pre-training job: the data (dataset, size) of
-    every experiment, every seed and layer."""
+    """The per-epoch error tables of every pre-training job: the data (dataset, size) and
+    pre-training of every experiment and of the tuning, every seed and layer."""
     return [
         path.removesuffix(".pt") + ".parquet"
-        for dataset, size in data_used(config)
+        for dataset, reading, size in pretrained(config)
         for seed in config["seeds"]
-        for path in pretrain_layers(dataset, size, seed)
+        for path in pretrain_layers(dataset, reading, size, seed)
     ]
 
 
@@ -240,8 +275,9 @@ def tuning_search():
 
 def tuned_cells(wildcards):
     """The cells of the tuned runs: (dataset, reading, run, job's reading, settings) of
-    each run at the rate the checkpoint chose, as adamix.tables.gather_metrics takes them.
-    """
+    each run at the rate the checkpoint chose, as adamix.tables.gather_metrics takes them;
+    then the one-shot cells, each modern run at its library rate (named by oneshot_reading:
+    default~library)."""
     selected = checkpoints.tuning_select.get().output.selected
     with open(selected) as f:
         rows = list(csv.DictReader(f))
@@ -259,13 +295,24 @@ def tuned_cells(wildcards):
                 reading_settings(name),
             ]
         )
+    for reading, run, rate in ONESHOT:
+        name = tuning_reading(reading, rate)
+        cells.append(
+            [
+                TUNING["dataset"],
+                oneshot_reading(reading),
+                run,
+                job_reading(name, run),
+                reading_settings(name),
+            ]
+        )
     return cells
 
 
 def tuned_metrics(wildcards):
     """The parquets of the tuned runs, every seed of the study."""
     paths = [
-        finetune_metrics(TUNING["dataset"], cell[1], TUNING["size"], cell[2], seed)
+        finetune_metrics(TUNING["dataset"], cell[3], TUNING["size"], cell[2], seed)
         for cell in tuned_cells(wildcards)
         for seed in config["seeds"]
     ]

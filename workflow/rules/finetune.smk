@@ -5,7 +5,9 @@
 rule finetune:
     input:
         subset="results/data/{dataset}/subset_{size}.npz",
-        layers=lambda wc: pretrain_layers(wc.dataset, wc.size, wc.seed),
+        layers=lambda wc: pretrain_layers(
+            wc.dataset, pretrain_of(wc.reading), wc.size, wc.seed
+        ),
         plugins=lambda wc: plugin_files(f"{wc.weight}+{wc.bias}"),
     output:
         metrics="results/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}/metrics.parquet",

@@ -1,19 +1,21 @@
-# Stage 2: greedy RBM pre-training, one job per layer, data set, data size and seed.
+# Stage 2: greedy RBM pre-training, one job per layer, data set, pre-training reading (the
+# reading whose settings it uses, named by pretrain_of: `default` unless a reading
+# overrides `pretrain_epochs`), data size and seed.
 
 
 rule pretrain_layer:
     input:
         subset="results/data/{dataset}/subset_{size}.npz",
         lower=lambda wc: pretrain_layers(
-            wc.dataset, wc.size, wc.seed, upto=int(wc.layer) - 1
+            wc.dataset, wc.reading, wc.size, wc.seed, upto=int(wc.layer) - 1
         ),
     output:
-        checkpoint="results/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.pt",
-        errors="results/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.parquet",
+        checkpoint="results/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.pt",
+        errors="results/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.parquet",
     log:
-        "logs/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.log",
+        "logs/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.log",
     benchmark:
-        "benchmarks/pretrain/{dataset}/{size}/seed{seed}/layer{layer}.tsv"
+        "benchmarks/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.tsv"
     # Larger data first: the 1.0 chain (4 layers, then its fine-tuning) is the longest path.
     priority: lambda wc: round(100 * float(wc.size))
     conda:
@@ -28,11 +30,12 @@ rule pretrain_layer:
     params:
         n_hidden=lambda wc: config["model"]["layers"][int(wc.layer)],
         top=lambda wc: int(wc.layer) == N_LAYERS,
-        settings=config["pretrain"],
+        settings=lambda wc: pretrain_settings(config, READINGS[wc.reading]),
         weight_std=config["model"]["init_weight_variance"] ** 0.5,
         size="{size}",
         seed="{seed}",
         dataset="{dataset}",
+        reading="{reading}",
         device=config["device"],
     script:
         "../scripts/pretrain_layer.py"
