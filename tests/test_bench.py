@@ -43,3 +43,22 @@ def test_flop_counts():
     assert finetune_flops(100) == 2 * sum(per_layer) + sum(per_layer) - per_layer[0]
     assert finetune_flops(100) == 1_543_000_000
     assert rbm_flops(100, 784, 1000) == 5 * 2 * 100 * 784 * 1000
+
+
+def test_time_training_steps_times_every_cell_once_per_round_on_its_own_copy():
+    import torch
+
+    from adamix.bench import autoencoder, images, time_training_steps
+    from adamix.settings import FinetuneSettings
+
+    model = autoencoder("cpu")
+    before = [p.detach().clone() for p in model.parameters()]
+    cells = [["default", "Cons+Cons", FinetuneSettings()],
+             ["g_scale-mean", "AdaMix+Power", FinetuneSettings(g_scale="mean")]]  # fmt: skip
+    rows = time_training_steps(model, images(300, 784, "cpu", 0), cells, rounds=2, steps=2)
+    assert [(r["name"], r["run"], r["round"]) for r in rows] == [
+        ("default", "Cons+Cons", 1), ("g_scale-mean", "AdaMix+Power", 1),
+        ("default", "Cons+Cons", 2), ("g_scale-mean", "AdaMix+Power", 2),
+    ]  # fmt: skip
+    assert all(r["seconds"] > 0 for r in rows)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

@@ -61,20 +61,43 @@ def test_pretraining_wrote_four_plain_checkpoints_per_size_and_seed(pipeline):
     for size in ("0.01", "0.02"):
         for k in range(1, 5):
             rbm = torch.load(
-                pipeline / f"results/pretrain/mnist/{size}/seed0/layer{k}.pt", weights_only=True
+                pipeline / f"results/pretrain/mnist/default/{size}/seed0/layer{k}.pt",
+                weights_only=True,
             )
             assert rbm["W"].shape == (layers[k - 1], layers[k])
             assert rbm["hbias"].shape == (layers[k],) and rbm["vbias"].shape == (layers[k - 1],)
             errors = pd.read_parquet(
-                pipeline / f"results/pretrain/mnist/{size}/seed0/layer{k}.parquet"
+                pipeline / f"results/pretrain/mnist/default/{size}/seed0/layer{k}.parquet"
             )
             assert list(errors["epoch"]) == [1, 2]
             assert np.isfinite(errors["recon_sse"]).all()
         # visible biases of the first layer come from the data, all others start at 0
         first = torch.load(
-            pipeline / f"results/pretrain/mnist/{size}/seed0/layer1.pt", weights_only=True
+            pipeline / f"results/pretrain/mnist/default/{size}/seed0/layer1.pt", weights_only=True
         )
         assert first["vbias"].abs().max() > 1
+
+
+def test_a_pretraining_reading_starts_from_its_own_layers(pipeline):
+    """exp2 under pretrain_epochs-0: layers never trained (the random initial weights, 0
+    error rows), and its runs fine-tune from them, not from the default's layers."""
+    std = CONFIG["model"]["init_weight_variance"] ** 0.5
+    for k in range(1, 5):
+        folder = pipeline / "results/pretrain/mnist/pretrain_epochs-0/0.01/seed0"
+        rbm = torch.load(folder / f"layer{k}.pt", weights_only=True)
+        assert float(rbm["W"].std()) == pytest.approx(std, rel=0.05)
+        assert float(rbm["hbias"].abs().max()) == 0
+        errors = pd.read_parquet(folder / f"layer{k}.parquet")
+        assert errors.empty and {"epoch", "recon_sse", "reading"} <= set(errors.columns)
+    table = pd.read_csv(pipeline / "results/tables/exp2.csv").set_index(["reading", "run"])
+    for run in ("Cons+None", "Cons+Cons", "None+Cons"):
+        untrained = table.loc[("pretrain_epochs-0", run), "rer_mean"]
+        assert untrained != table.loc[("default", run), "rer_mean"]
+    # no pre-training: the untrained net reconstructs far worse after 2 epochs
+    assert (
+        table.loc[("pretrain_epochs-0", "Cons+Cons"), "rer_mean"]
+        > table.loc[("default", "Cons+Cons"), "rer_mean"]
+    )
 
 
 def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
@@ -138,8 +161,16 @@ def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
         assert row.rate == min(val, key=val.get) and row.val_rer == val[row.rate], val
     assert not (pipeline / "results/finetune/mnist/default~lr0.001").exists()
     table = pd.read_csv(pipeline / "results/tables/tuning.csv")
-    assert list(table["run"]) == tuning["runs"] and (table["n_seeds"] == 1).all()
-    assert sorted(table["rank"]) == [1, 2]
+    tuned = table[table["choice"] == "tuned"]
+    assert list(tuned["run"]) == tuning["runs"] and (table["n_seeds"] == 1).all()
+    assert sorted(tuned["rank"]) == [1, 2]
+    # the one-shot comparison: Adam+Adam at torch.optim.Adam's default rate, unranked; it is
+    # the experiments' job at finetune.lr 0.001 (test config "mine"), not a new one
+    (library,) = table[table["choice"] == "library"].itertuples()
+    assert (library.run, library.rate, library.reading) == ("Adam+Adam", 0.001, "default")
+    assert pd.isna(library.rank)
+    job = "results/finetune/mnist/default/0.01/Adam+Adam/seed0/metrics.parquet"
+    assert library.rer_mean == pd.read_parquet(pipeline / job)["test_rer_sse"].iloc[-1]
     for figure in ("tuning_sensitivity", "tuning_curves"):
         assert (pipeline / f"results/figures/{figure}.png").stat().st_size > 10_000
 
@@ -245,3 +276,44 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
     assert len(html) > 100_000
     for name in ("exp1.png", "exp5.png", "exp1_walltime.png", "claims.html"):
         assert name in html
+
+
+def test_the_controlled_timing_feeds_claim_2_and_the_wall_time_table(pipeline):
+    exp = CONFIG["experiments"]["exp1"]
+    timing = pd.read_parquet(pipeline / "results/timing/exp1.parquet")
+    rounds = CONFIG["timing"]["rounds"]
+    assert len(timing) == len(exp["runs"]) * len(exp["readings"]) * rounds
+    assert (timing["seconds"] > 0).all() and set(timing["round"]) == set(range(1, rounds + 1))
+    # Cons+Cons reads no g_scale: one job timed, its rounds given to both readings
+    cons = timing[timing["run"] == "Cons+Cons"].pivot(index="round", columns="reading")
+    assert list(cons[("seconds", "default")]) == list(cons[("seconds", "g_scale-mean")])
+    claims = pd.read_csv(pipeline / "results/tables/claims.csv")
+    timed = claims[(claims["claim"] == 2) & claims["statement"].str.contains("controlled")]
+    assert list(timed["reading"]) == exp["readings"] and set(timed["experiment"]) == {"exp1"}
+    walltime = pd.read_csv(pipeline / "results/tables/exp1_walltime.csv")
+    assert walltime["step_ms_mean"].notna().all()
+    assert walltime.loc[walltime["run"] == "Cons+Cons", "step_ratio_to_cons"].eq(1).all()
+
+
+def test_compare_puts_a_run_beside_the_published_reference(pipeline):
+    from adamix.metrics import write_reference
+
+    result = snakemake(pipeline, "-n", "compare", check=False)
+    assert result.returncode != 0
+    assert "docs/reference/metrics.parquet: no published reference" in result.stdout + result.stderr
+    reference = pipeline / "docs/reference/metrics.parquet"
+    reference.parent.mkdir(parents=True)
+    gathered = [pipeline / "results/metrics.parquet", pipeline / "results/metrics/tuning.parquet"]
+    try:
+        write_reference(gathered, reference)  # this run, published as it is
+        snakemake(pipeline, "compare", "--cores", "1")
+        table = pd.read_csv(pipeline / "results/tables/reference.csv", keep_default_na=False)
+    finally:
+        reference.unlink()
+    cells = pd.concat(pd.read_parquet(p) for p in gathered)
+    assert len(table) == len(cells.drop_duplicates(["dataset", "reading", "weight_rule",
+                                                    "bias_rule", "size"]))  # fmt: skip
+    assert table["diff"].astype(float).abs().max() < 1e-4  # float32 in the reference
+    assert set(table["within_published_ci"]) == {""}  # one seed: no published interval
+    md = (pipeline / "results/tables/reference.md").read_text()
+    assert "0 of 0 cells with a published 95% interval" in md

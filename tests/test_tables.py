@@ -313,3 +313,44 @@ def test_write_experiment_table(tmp_path):
     mine = {key: value for key, value in EXPERIMENTS["exp1"].items() if key != "figure"}
     tables.write_experiment_table(inputs, out, name="mine", experiment=mine, epoch=2)
     assert out["md"].read_text().startswith("# mine: test RER at fine-tuning epoch 2\n")
+
+
+def test_step_timing_per_reading_and_run():
+    rows = [
+        {"reading": "default", "run": run, "round": i, "seconds": s * load}
+        for i, load in ((1, 1.0), (2, 2.0))
+        for run, s in (("Cons+Cons", 0.010), ("AdaMix+Power", 0.015))
+    ]
+    steps = tables.step_timing(pd.DataFrame(rows)).set_index("run")
+    assert steps.loc["AdaMix+Power", "step_ms_mean"] == pytest.approx(22.5)  # (15 + 30) / 2
+    assert steps.loc["AdaMix+Power", "step_ratio_to_cons"] == pytest.approx(1.5)  # per round
+    assert steps.loc["Cons+Cons", "step_ratio_to_cons"] == pytest.approx(1.0)
+    low, high = steps.loc["Cons+Cons", ["step_ms_ci95_low", "step_ms_ci95_high"]]
+    assert low < 15 < high
+
+
+def test_reference_table_puts_a_run_beside_the_published_one(tmp_path):
+    from adamix.metrics import load_reference, write_reference
+
+    published = metrics({"Cons+Cons": [8.0, 8.2, 8.4], "AdaMix+Power": [7.0, 7.1, 7.2]})
+    path = tmp_path / "published.parquet"
+    write_parquet(path, published)
+    reference = write_reference([path], tmp_path / "reference.parquet")
+    assert len(reference) == len(published) and reference["test_rer_sse"].dtype == "float32"
+    assert load_reference(tmp_path / "reference.parquet").equals(reference)
+    ours = metrics({"Cons+Cons": [8.1, 8.3], "AdaMix+Power": [9.0, 9.1], "Adam+Adam": [6.0]})
+    table = tables.reference_table(ours, reference, epoch=2).set_index("run")
+    assert list(table.index) == ["Cons+Cons", "AdaMix+Power", "Adam+Adam"]
+    cons = table.loc["Cons+Cons"]
+    assert (cons["n_seeds"], cons["published_n_seeds"]) == (2, 3)
+    assert cons["rer_mean"] == pytest.approx(8.2) and cons["published_mean"] == pytest.approx(8.2)
+    assert cons["diff"] == pytest.approx(0, abs=1e-5) and cons["within_published_ci"] == "yes"
+    assert table.loc["AdaMix+Power", "within_published_ci"] == "no"
+    assert table.loc["AdaMix+Power", "diff"] == pytest.approx(9.05 - 7.1, rel=1e-5)
+    assert table.loc["Adam+Adam", "within_published_ci"] == ""  # not in the reference
+    with pytest.raises(ValueError, match="no published reference"):
+        load_reference(tmp_path / "missing.parquet")
+    path.write_bytes(b"")
+    pd.DataFrame({"epoch": [1]}).to_parquet(path)
+    with pytest.raises(ValueError, match="not a reference of adamix.metrics"):
+        load_reference(path)

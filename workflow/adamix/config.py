@@ -18,6 +18,7 @@ PUBLISHED_KEYS = (
     "readings",
     "experiments",
     "tuning",
+    "timing",
     "plugins",
 )
 NON_STRING = {"integer", "number", "boolean"}
@@ -93,6 +94,11 @@ def size_label(fraction) -> str:
 def dataset_of(experiment: dict) -> str:
     """The data set of an experiment's config entry (the schema's default: mnist)."""
     return experiment.get("dataset", "mnist")
+
+
+def walltime_experiments(experiments: dict) -> list[str]:
+    """The experiments whose wall times are shown and timed (config: `walltime: true`)."""
+    return [name for name, exp in experiments.items() if exp.get("walltime", False)]
 
 
 # The settings a reading may override that belong to pre-training, not fine-tuning.

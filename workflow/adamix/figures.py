@@ -193,13 +193,20 @@ def write_experiment_figure(
 
 
 def write_walltime(
-    inputs: Iterable[Path], out: Mapping, name: str, experiment: dict, epoch: int | None = None
+    inputs: Iterable[Path],
+    out: Mapping,
+    name: str,
+    experiment: dict,
+    epoch: int | None = None,
+    timing: Path | None = None,
 ) -> None:
-    """The wall times of one experiment from its per-job metrics files `inputs`: the table
+    """The wall times of one experiment from its per-job metrics files `inputs` (and the
+    controlled timing's parquet `timing`, rule timing): the table
     (adamix.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG (rule
     walltime; `out`: their paths, keys png, csv, md, html)."""
     inputs = list(inputs)
     metrics = load_metrics(inputs)
-    write_walltime_table(metrics, out, name, experiment, epoch=epoch)
+    steps = pd.read_parquet(timing) if timing is not None else None
+    write_walltime_table(metrics, out, name, experiment, epoch=epoch, timing=steps)
     save_figure(walltime_figure(metrics, name, experiment, epoch=epoch), out["png"])
     log.info("%s: wall times of %d jobs", name, len(inputs))

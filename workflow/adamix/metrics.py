@@ -109,3 +109,38 @@ def write_metrics(rows: list[dict], path: str | Path) -> None:
     beside it, then renamed, so a kill leaves no half-written parquet."""
     with atomic(path) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=FINETUNE_SCHEMA), tmp)
+
+
+# ------------------------------------------------------------------ the published reference
+
+# What the published reference keeps of each epoch row (docs/reference/metrics.parquet):
+# the job's keys and the numbers a reproduction compares, RER in float32 (7 digits).
+REFERENCE_KEYS = [f.name for f in JOB_FIELDS]
+REFERENCE_VALUES = ["epoch", "train_rer_sse", "test_rer_sse", "val_rer_sse", "cumulative_seconds"]
+
+
+def write_reference(inputs: Iterable[str | Path], out: str | Path) -> pd.DataFrame:
+    """The compact per-epoch metrics of a run (gathered parquets `inputs`: every cell, as
+    the tables read them), each (cell, seed, epoch) once, written atomically to `out`: the
+    reference a later run is compared with (rule publish; adamix.tables.reference_table)."""
+    df = pd.concat(load_metrics([path]) for path in inputs)
+    df = df[[*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"]]
+    df = df.drop_duplicates([*REFERENCE_KEYS, "epoch"]).reset_index(drop=True)
+    df = df.astype({c: "float32" for c in REFERENCE_VALUES if c.endswith("_sse")})
+    with atomic(out) as tmp:
+        df.to_parquet(tmp, index=False, compression="zstd")
+    return df
+
+
+def load_reference(path: str | Path) -> pd.DataFrame:
+    """A reference written by write_reference; ValueError naming the file if it is missing
+    or lacks a column."""
+    if not Path(path).is_file():
+        raise ValueError(
+            f"{path}: no published reference; `snakemake publish` writes it from the full"
+            " default study"
+        )
+    df = pd.read_parquet(path)
+    if missing := [c for c in [*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"] if c not in df]:
+        raise ValueError(f"{path}: not a reference of adamix.metrics (missing {missing})")
+    return df

@@ -22,6 +22,7 @@ from adamix.config import (
     pretrained,
     size_label,
     typed_like_schema,
+    walltime_experiments,
 )
 from adamix.schedules import RULES, load_plugin, settings_read
 from adamix.tuning import oneshot_reading, tuning_reading
@@ -175,6 +176,16 @@ def experiment_cells(name):
     ]
 
 
+def timing_data(name):
+    """(subset, layer checkpoints) the timing of experiment `name` runs on: its data set,
+    first size and reading's pre-training, the first seed."""
+    exp = config["experiments"][name]
+    dataset, size = exp["dataset"], size_label(exp["sizes"][0])
+    reading, seed = pretrain_of(exp["readings"][0]), config["seeds"][0]
+    subset = f"results/data/{dataset}/subset_{size}.npz"
+    return subset, pretrain_layers(dataset, reading, size, seed)
+
+
 def experiment_metrics(name):
     """The fine-tuning parquets of one experiment (its readings, sizes, runs and seeds),
     each distinct run once."""
@@ -320,6 +331,19 @@ def tuned_metrics(wildcards):
 
 
 WRITEUP = "results/reproduction"  # the write-up of this run; `snakemake publish`: docs/
+# Every cell's metrics, as the tables read them; what `publish` keeps as the reference.
+GATHERED = ["results/metrics.parquet", "results/metrics/tuning.parquet"]
+REFERENCE = "docs/reference/metrics.parquet"  # the published run's, in the repository
+
+
+def published_reference():
+    """The published reference (`snakemake compare`'s input), or an error saying why none."""
+    if not os.path.isfile(os.path.join(workflow.basedir, REFERENCE)):
+        raise ValueError(
+            f"{REFERENCE}: no published reference in this checkout; `snakemake publish`"
+            " writes it from the full default study"
+        )
+    return REFERENCE
 
 
 def doc_figures(folder=WRITEUP):

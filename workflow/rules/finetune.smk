@@ -43,6 +43,34 @@ rule finetune:
         "../scripts/finetune.py"
 
 
+# The controlled timing of claim 2 (`walltime: true` experiments): every run's training
+# step timed in one process, in interleaved rounds (adamix.bench.timing_job), on the data
+# and pre-trained layers of the experiment's first size and seed.
+rule timing:
+    input:
+        subset=lambda wc: timing_data(wc.experiment)[0],
+        layers=lambda wc: timing_data(wc.experiment)[1],
+    output:
+        "results/timing/{experiment}.parquet",
+    log:
+        "logs/timing/{experiment}.log",
+    conda:
+        "../../envs/adamix.yaml"
+    # All of the local cores, so that no other job runs beside it; torch uses `threads`.
+    threads: workflow.cores
+    resources:
+        runtime=30,
+        gpu=config["gpus_per_job"],
+    params:
+        cells=lambda wc: [cell[1:] for cell in experiment_cells(wc.experiment)],
+        rounds=config["timing"]["rounds"],
+        steps=config["timing"]["steps"],
+        device=config["device"],
+        threads=config["threads"],
+    script:
+        "../scripts/timing.py"
+
+
 for _name in config["experiments"]:
 
     rule:

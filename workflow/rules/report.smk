@@ -22,6 +22,8 @@ localrules:
     reproduction_doc,
     writeup,
     publish,
+    compare_reference,
+    compare,
 
 
 rule gather_metrics:
@@ -116,7 +118,8 @@ rule experiment_figure:
 
 rule walltime:
     input:
-        "results/metrics/{experiment}.parquet",
+        metrics="results/metrics/{experiment}.parquet",
+        timing="results/timing/{experiment}.parquet",
     output:
         png=report(
             "results/figures/{experiment}_walltime.png",
@@ -155,6 +158,10 @@ rule claims:
     input:
         metrics="results/metrics.parquet",
         tuned="results/metrics/tuning.parquet",
+        timing=[
+            f"results/timing/{name}.parquet"
+            for name in walltime_experiments(config["experiments"])
+        ],
     output:
         csv=report(
             "results/tables/claims.csv",
@@ -208,15 +215,56 @@ rule writeup:
         f"{WRITEUP}/reproduction.md",
 
 
-# The one way to docs/: the write-up of the full default study, copied as it is.
+# The one way to docs/: the write-up of the full default study, copied as it is, and the
+# compact per-epoch metrics of every cell: the reference other runs are compared with.
 rule publish:
     input:
-        publishable_writeup,
+        writeup=publishable_writeup,
+        metrics=GATHERED,
     output:
         md="docs/reproduction.md",
         figures=doc_figures("docs"),
+        reference=REFERENCE,
     log:
         "logs/report/publish.log",
     run:
-        for source, dest in zip(input, [output.md, *output.figures], strict=True):
+        from adamix.metrics import write_reference
+
+        pairs = zip(input.writeup, [output.md, *output.figures], strict=True)
+        for source, dest in pairs:
             shutil.copyfile(source, dest)
+        write_reference(input.metrics, output.reference)
+
+
+# `snakemake compare`: this run's cells beside the published reference.
+rule compare_reference:
+    input:
+        ours=GATHERED,
+        reference=lambda wc: published_reference(),
+    output:
+        csv=report(
+            "results/tables/reference.csv",
+            caption="../report/reference.rst",
+            category="Claims",
+            subcategory="published reference (CSV)",
+        ),
+        md="results/tables/reference.md",
+        html=report(
+            "results/tables/reference.html",
+            caption="../report/reference.rst",
+            category="Claims",
+            subcategory="published reference",
+        ),
+    log:
+        "logs/report/reference.log",
+    conda:
+        "../../envs/adamix.yaml"
+    params:
+        epoch=config["finetune"]["epochs"],
+    script:
+        "../scripts/reference.py"
+
+
+rule compare:
+    input:
+        "results/tables/reference.csv",

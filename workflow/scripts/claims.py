@@ -10,5 +10,6 @@ with job_log(snakemake.log[0]):
         [snakemake.input.metrics],
         dict(snakemake.output.items()),
         tuned=snakemake.input.tuned,
+        timing=snakemake.input.timing,
         **dict(snakemake.params.items()),
     )

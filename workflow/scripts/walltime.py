@@ -7,5 +7,8 @@ from adamix.joblog import job_log
 
 with job_log(snakemake.log[0]):
     write_walltime(
-        snakemake.input, dict(snakemake.output.items()), **dict(snakemake.params.items())
+        [snakemake.input.metrics],
+        dict(snakemake.output.items()),
+        timing=snakemake.input.timing,
+        **dict(snakemake.params.items()),
     )

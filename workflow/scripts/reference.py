@@ -1,0 +1,12 @@
+"""Snakemake script of rule compare_reference: adamix.tables.write_reference_table."""
+
+from adamix.joblog import job_log
+from adamix.tables import write_reference_table
+
+with job_log(snakemake.log[0]):
+    write_reference_table(
+        snakemake.input.ours,
+        snakemake.input.reference,
+        dict(snakemake.output.items()),
+        epoch=snakemake.params.epoch,
+    )
