@@ -104,12 +104,13 @@ def test_the_second_data_set_has_a_section_of_its_own(pipeline, document):
     assert "fashion_exp1" not in section(document, "## Headline: paper vs ours")
 
 
-def test_ablation_names_both_readings(document):
+def test_ablation_names_every_reading(document):
     ablation = section(document, "## Ablation: the paper's ambiguities")
-    readings = [row[0] for row in table_rows(ablation)[2:4]]
-    assert readings == ["default", "g_scale-mean"]
-    header = table_rows(ablation)[4]  # the second table's header
-    assert header[-2:] == ["default", "g_scale-mean"]
+    readings = [row[0] for row in table_rows(ablation)[2:5]]
+    assert readings == ["default", "g_scale-mean", "pretrain_epochs-0"]
+    header = table_rows(ablation)[5]  # the second table's header
+    assert header[-3:] == ["default", "g_scale-mean", "pretrain_epochs-0"]
+    assert "## Pre-training ablation" in document
 
 
 def test_setup_names_device_seeds_and_wall_time(pipeline, document):
@@ -145,8 +146,13 @@ def test_the_tuned_comparison_shows_each_tuned_run(pipeline, document):
     rows = table_rows(part)
     assert rows[0][:4] == ["reading", "run", "rate", "ours: mean [95% CI]"]
     for row in table.itertuples():
-        (line,) = [r for r in rows if r[:2] == [row.reading, row.run]]
+        library = row.choice == "library"
+        (line,) = [
+            r for r in rows
+            if r[:2] == [row.reading, row.run] and r[2].endswith(" (library)") == library
+        ]  # fmt: skip
         assert line[2].startswith(f"{row.rate:g}") and line[3].startswith(f"{row.rer_mean:.2f}")
+    assert "(library)" in part  # the one-shot Adam+Adam
 
 
 def test_no_nan_and_generated_notice(document):
@@ -397,3 +403,25 @@ def test_pretraining_ablation_names_the_setting_that_matches_the_paper():
     text = reproduction.pretraining_section(tables.experiment_table(df, "exp2", exp2, 2), config)
     assert "No pre-training strength tried brings None+Cons within 10%" in text
     assert reproduction.pretraining_section(table[table["reading"] == "default"], config) == ""
+
+
+def test_setup_tells_the_pauses_and_the_resumed_jobs():
+    def job(run, starts):
+        """Epoch rows of one job finishing at the given times."""
+        return pd.DataFrame({"dataset": "mnist", "reading": "default", "weight_rule": run,
+                             "bias_rule": run, "size": 0.1, "seed": 0,
+                             "epoch": range(len(starts)), "finished_at": starts})  # fmt: skip
+
+    pretrain = pd.DataFrame({"finished_at": [0.0, 60.0]})
+    straight = pd.concat([job("Cons", [100.0, 160.0, 220.0]), job("AdaMix", [130.0, 190.0])])
+    assert reproduction.interruptions(straight, pretrain) == (
+        "The run went through in one go, without pauses."
+    )
+    # stopped after 220 s for an hour; AdaMix had saved epoch 1 and resumed from it
+    stopped = pd.concat([job("Cons", [100.0, 160.0, 220.0]), job("AdaMix", [130.0, 3820.0])])
+    assert reproduction.interruptions(stopped, pretrain) == (
+        "The run was stopped 1 time(s) and started again with the same command, Snakemake"
+        " rerunning only what was missing (pauses of 1 h 00 min 00 s to 1 h 00 min 00 s;"
+        " 3 min 40 s with jobs running). 1 fine-tuning job(s) stopped mid-run resumed from"
+        " their last saved epoch."
+    )

@@ -49,7 +49,8 @@ def test_exp2_through_slurm_equals_the_local_run(cluster, pipeline, tmp_path):
         sys.executable, "-m", "snakemake", "exp2",
         "--workflow-profile", "workflow/profiles/slurm",
         "--configfile", "tests/config.yaml",
-        "--config", "gpus_per_job=1",
+        # exp2 under its default reading only: 7 Slurm jobs
+        "--config", "gpus_per_job=1", "experiments={exp2: {readings: [default]}}",
         "--jobs", "4", "--retries", "0", "--latency-wait", "5",
         "--slurm-status-command", "squeue",
         "--slurm-init-seconds-before-status-checks", "2",
@@ -144,3 +145,45 @@ def test_a_requeued_finetune_job_resumes_and_equals_an_uninterrupted_run(
     uninterrupted = pd.read_parquet(workdirs["local"] / target).drop(columns=TIMING)
     assert len(ours) == 61
     pd.testing.assert_frame_equal(ours, uninterrupted)
+
+
+@pytest.mark.skipif(
+    shutil.which("slurmdbd") is None or shutil.which("mariadbd") is None,
+    reason="needs slurmdbd and MariaDB (`SLURM_CI_ACCOUNTING=1 bash .ci/slurm.sh install`)",
+)
+def test_with_accounting_the_default_status_command_sacct_follows_the_jobs(
+    cluster, pipeline, tmp_path
+):
+    # A cluster with accounting, as production clusters are (slurmdbd on MariaDB:
+    # SLURM_CI_ACCOUNTING=1): the README's Slurm command as it is, the plugin polling job
+    # states with its default, sacct; sacct then lists every job as completed.
+    env = {**os.environ, "SLURM_CI_ACCOUNTING": "1", "SLURM_PARTITION": "debug"}
+    subprocess.run(["bash", str(SLURM_SH), "restart"], env=env, check=True, timeout=300)
+    workdir = copy_workflow(tmp_path / "wf")
+    for part in ("data", "pretrain"):  # copy2: the same mtimes, nothing to redo
+        shutil.copytree(pipeline / "results" / part, workdir / "results" / part)
+    targets = [
+        f"results/finetune/mnist/default/0.01/{run}/seed0/metrics.parquet"
+        for run in ("Cons+None", "None+Cons")
+    ]
+    cmd = [
+        sys.executable, "-m", "snakemake", *targets,
+        "--workflow-profile", "workflow/profiles/slurm",
+        "--configfile", "tests/config.yaml",
+        "--jobs", "2", "--retries", "0", "--latency-wait", "5",
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--seconds-between-status-checks", "1",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-5000:]
+    job_ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    assert len(job_ids) == 2, log[-5000:]
+    states = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert sorted(states) == sorted(f"{i}|COMPLETED" for i in job_ids), states
+    for target in targets:
+        ours = pd.read_parquet(workdir / target).drop(columns=TIMING)
+        pd.testing.assert_frame_equal(ours, pd.read_parquet(pipeline / target).drop(columns=TIMING))

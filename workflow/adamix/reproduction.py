@@ -190,9 +190,35 @@ def setup_section(metrics: pd.DataFrame, pretrain: pd.DataFrame, config: dict) -
         f"Total compute: {duration(finetune_seconds + pretrain_seconds)} of training, summed"
         " over pre-training and fine-tuning jobs.",
         f"Wall time of the run: {duration(elapsed)}, from the start of the first pre-training"
-        " epoch to the end of the last fine-tuning epoch (pauses between sessions included).",
+        " epoch to the end of the last fine-tuning epoch (pauses included).",
+        interruptions(own, pretrain),
     ]
     return "## Setup\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+PAUSE_S = 600  # no epoch of any job finished for this long: the run was stopped
+
+
+def interruptions(metrics: pd.DataFrame, pretrain: pd.DataFrame) -> str:
+    """How the run went, from its epochs' finish times: the pauses (no epoch of any job
+    finished for PAUSE_S seconds: the run was stopped and later started again), the time
+    with jobs running, and the fine-tuning jobs interrupted mid-run (a pause between two
+    of their own epochs) that resumed from their saved epoch."""
+    times = pd.concat([metrics["finished_at"], pretrain["finished_at"]]).sort_values()
+    gaps = times.diff().dropna()
+    pauses = gaps[gaps > PAUSE_S]
+    if pauses.empty:
+        return "The run went through in one go, without pauses."
+    running = (times.iloc[-1] - times.iloc[0]) - pauses.sum()
+    by_job = metrics.sort_values("epoch").groupby(JOB)["finished_at"]
+    resumed = int((by_job.apply(lambda t: t.diff().max()) > PAUSE_S).sum())
+    return (
+        f"The run was stopped {len(pauses)} time(s) and started again with the same"
+        " command, Snakemake rerunning only what was missing (pauses of"
+        f" {duration(pauses.min())} to {duration(pauses.max())}; {duration(running)} with"
+        f" jobs running). {resumed} fine-tuning job(s) stopped mid-run resumed from their"
+        " last saved epoch."
+    )
 
 
 def paper_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -356,6 +382,10 @@ def pretraining_section(table: pd.DataFrame, config: dict) -> str:
         shown[run] = [cell.get(run, {}).get(r, DASH) for r in order]
     shown.loc[len(shown)] = ["paper", *(number(paper.get(run)) for run in PRETRAIN_RUNS)]
     means = rows.pivot_table(index="reading", columns="run", values="rer_mean")
+    if paper[["None+Cons", BASELINE]].isna().any():
+        sizes = ", ".join(f"{x:g}" for x in rows["size"].unique())
+        verdict = f"The paper has no value at this data size ({sizes}): no verdict."
+        return _pretraining_text(shown, verdict, name, default_epochs, paper)
     near = [
         r for r in order
         if all(abs(means.loc[r, run] / paper[run] - 1) <= NEAR for run in ("None+Cons", BASELINE))
@@ -372,14 +402,20 @@ def pretraining_section(table: pd.DataFrame, config: dict) -> str:
             f" {paper['None+Cons']:.2f} while Cons+Cons stays within {NEAR:.0%} of its"
             f" {paper[BASELINE]:.2f}."
         )
+    return _pretraining_text(shown, verdict, name, default_epochs, paper)
+
+
+def _pretraining_text(
+    shown: pd.DataFrame, verdict: str, name: str, default_epochs: int, paper: pd.Series
+) -> str:
     return "\n\n".join(
         [
             "## Pre-training ablation",
             f"The paper's None+Cons (weights frozen at their pre-trained values) reaches"
-            f" {paper['None+Cons']:.2f}; ours, after {default_epochs} RBM epochs per layer, is far"
-            f" lower. If the paper's pre-training was weaker, frozen weights would be worse."
-            f" {name}'s runs after fewer RBM epochs per layer (0: the random initial weights,"
-            " never trained), test RER at the final epoch, mean [95% CI] over seeds:",
+            f" {number(paper.get('None+Cons'))}; ours, after {default_epochs} RBM epochs per"
+            " layer, is far lower. If the paper's pre-training was weaker, frozen weights would"
+            f" be worse. {name}'s runs after fewer RBM epochs per layer (0: the random initial"
+            " weights, never trained), test RER at the final epoch, mean [95% CI] over seeds:",
             markdown(shown),
             f"**Verdict.** {verdict}",
         ]

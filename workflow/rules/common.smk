@@ -5,6 +5,7 @@ import re
 import sys
 
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # Rule scripts import this workflow's own adamix package (workflow/adamix), also where
@@ -184,6 +185,15 @@ def timing_data(name):
     reading, seed = pretrain_of(exp["readings"][0]), config["seeds"][0]
     subset = f"results/data/{dataset}/subset_{size}.npz"
     return subset, pretrain_layers(dataset, reading, size, seed)
+
+
+def timing_cores():
+    """The timing job's cores: all of this run's (at most this machine's), so that nothing
+    runs beside it; `threads` where the run has no core count (`--unlock`, `--lint`)."""
+    try:
+        return min(workflow.cores, os.cpu_count() or 1)
+    except WorkflowError:  # no --cores given: no job runs anyway
+        return config["threads"]
 
 
 def experiment_metrics(name):

@@ -30,6 +30,9 @@ rule make_subset:
         "results/data/{dataset}/subset_{size}.npz",
     log:
         "logs/data/{dataset}/subset_{size}.log",
+    # As its pre-training and fine-tuning (pretrain_layer): the larger subsets first, else
+    # the longest chains wait behind the 1/10 jobs.
+    priority: lambda wc: round(100 * float(wc.size))
     conda:
         "../../envs/adamix.yaml"
     params:

@@ -57,7 +57,7 @@ rule timing:
     conda:
         "../../envs/adamix.yaml"
     # All of the local cores, so that no other job runs beside it; torch uses `threads`.
-    threads: workflow.cores
+    threads: lambda wildcards: timing_cores()
     resources:
         runtime=30,
         gpu=config["gpus_per_job"],

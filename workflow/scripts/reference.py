@@ -5,8 +5,8 @@ from adamix.tables import write_reference_table
 
 with job_log(snakemake.log[0]):
     write_reference_table(
-        snakemake.input.ours,
-        snakemake.input.reference,
+        snakemake.input,
+        snakemake.params.reference,
         dict(snakemake.output.items()),
         epoch=snakemake.params.epoch,
     )
