@@ -309,8 +309,9 @@ def test_compare_puts_a_run_beside_the_published_reference(pipeline):
         write_reference(gathered, reference)  # this run, published as it is
         snakemake(pipeline, "compare", "--cores", "1")
         table = pd.read_csv(pipeline / "results/tables/reference.csv", keep_default_na=False)
-    finally:
+    finally:  # docs/ of the session's pipeline as it was (test_reproduction checks it)
         reference.unlink()
+        reference.parent.rmdir()
     cells = pd.concat(pd.read_parquet(p) for p in gathered)
     assert len(table) == len(cells.drop_duplicates(["dataset", "reading", "weight_rule",
                                                     "bias_rule", "size"]))  # fmt: skip
