@@ -123,7 +123,7 @@ def write_reference(inputs: Iterable[str | Path], out: str | Path) -> pd.DataFra
     """The compact per-epoch metrics of a run (gathered parquets `inputs`: every cell, as
     the tables read them), each (cell, seed, epoch) once, written atomically to `out`: the
     reference a later run is compared with (rule publish; adamix.tables.reference_table)."""
-    df = pd.concat(load_metrics([path]) for path in inputs)
+    df = load_metrics(inputs)
     df = df[[*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"]]
     df = df.drop_duplicates([*REFERENCE_KEYS, "epoch"]).reset_index(drop=True)
     df = df.astype({c: "float32" for c in REFERENCE_VALUES if c.endswith("_sse")})

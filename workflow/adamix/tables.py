@@ -239,7 +239,7 @@ def write_reference_table(
 ) -> pd.DataFrame:
     """reference_table of our gathered metrics `inputs` against the published reference
     (adamix.metrics.write_reference), as CSV, Markdown and HTML (rule compare_reference)."""
-    ours = pd.concat(load_metrics([path]) for path in inputs)
+    ours = load_metrics(inputs)
     table = reference_table(ours, load_reference(reference), epoch)
     judged = table[table["within_published_ci"] != ""]
     within = int((judged["within_published_ci"] == "yes").sum())
