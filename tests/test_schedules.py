@@ -644,3 +644,42 @@ def test_modern_rules_are_torch_optim_per_group(rule):
         b.detach(), b0 - 0.01 * sum(gb for _, gb in grads), rtol=0, atol=1e-6
     )
     assert ours.rate_stats()["weight"] == (0.01, 0.01, 0.01)
+
+
+READINGS = [
+    {}, {"timing": "lagged"}, {"adadec": "decaying"}, {"t_unit": "epoch", "steps_per_epoch": 3},
+    {"g_scale": 0.01},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("reading", READINGS, ids=lambda r: ",".join(r) or "default")
+@pytest.mark.parametrize("rule", BUILTIN_RULES)
+def test_the_capturable_path_gives_the_parameters_of_the_current_one(rule, reading):
+    """capturable=True (the step and every rate that changes with it as device tensors,
+    for CUDA graphs) against the default path, every rule and reading, on the CPU: the
+    same parameters within float32 rounding (a tensor rate multiplies before it adds, the
+    default path adds with alpha), the same step counters, the same rate statistics."""
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(5, 4, generator=gen), torch.randn(4, generator=gen)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(12)]
+    hyper = {"lr": 0.01, "total_steps": 12, **reading}
+    runs = {}
+    for capturable in (False, True):
+        weight, bias = (p.clone().requires_grad_() for p in start)
+        opt = build_optimizer([weight], [bias], rule, rule, capturable=capturable, **hyper)
+        for step_grads in grads:
+            weight.grad, bias.grad = (g.clone() for g in step_grads)
+            opt.step()
+        runs[capturable] = (weight.detach(), bias.detach(), opt)
+    for ours, theirs in zip(runs[True][:2], runs[False][:2], strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=2e-6, atol=1e-7)
+    captured, default = runs[True][2], runs[False][2]
+    assert [g["step"] for g in captured.state_dict()["param_groups"]] == [12, 12]
+    for name, stats in default.rate_stats().items():
+        assert captured.rate_stats()[name] == pytest.approx(stats, rel=1e-6)
+
+
+def test_capturable_refuses_the_fused_kernels():
+    with pytest.raises(ValueError, match="invalid fused"):
+        build_optimizer([torch.zeros(2)], [torch.zeros(1)], "AdaMix", "Power", lr=0.1,
+                        total_steps=10, capturable=True, fused=True)  # fmt: skip

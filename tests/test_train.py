@@ -183,3 +183,49 @@ def test_a_failed_save_is_a_warning_and_leaves_no_temporary_file(tmp_path):
     assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
     assert any(m.startswith("WARNING: resume state not saved") for m in messages)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+TIMING_COLUMNS = ("epoch_seconds", "cumulative_seconds", "finished_at")
+
+
+def _rows_without_timing(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
+
+
+def test_cuda_graphs_are_ignored_on_a_cpu(tmp_path):
+    """config cuda_graphs asks for graphs on CUDA only: on a CPU the eager loop runs and
+    its rows are those of cuda_graphs=False, bit for bit."""
+    rows = {}
+    for graphs in (False, True):
+        rows[graphs] = finetune(
+            tiny_model(), torch.rand(30, 16, generator=torch.Generator().manual_seed(1)),
+            torch.rand(10, 16, generator=torch.Generator().manual_seed(2)),
+            weight_rule="AdaMix", bias_rule="Power", settings=SETTINGS, seed=0,
+            keys={"reading": "default"}, state_path=tmp_path / f"{graphs}.pt",
+            cuda_graphs=graphs, log=lambda _: None,
+        )  # fmt: skip
+    assert _rows_without_timing(rows[True]) == _rows_without_timing(rows[False])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "run", ["Cons+Cons", "Exp+Power", "AdaGrad+AdaGrad", "AdaDec+AdaDec", "AdaMix+Power",
+            "Momentum+Momentum", "Adam+Adam", "RMSprop+RMSprop"],
+)  # fmt: skip
+def test_cuda_graph_replays_give_the_eager_metrics(tmp_path, run):
+    """On a GPU: every rule's run replayed from a captured graph (rates of the device's
+    step) ends with the eager run's errors, within float32 rounding."""
+    gen = torch.Generator().manual_seed(1)
+    train, test = torch.rand(600, 16, generator=gen), torch.rand(100, 16, generator=gen)
+    weight, bias = run.split("+")
+    rows = {}
+    for graphs in (False, True):
+        rows[graphs] = finetune(
+            tiny_model().cuda(), train.cuda(), test.cuda(), weight_rule=weight,
+            bias_rule=bias, settings={**SETTINGS, "epochs": 5}, seed=0,
+            keys={"reading": "default"}, state_path=tmp_path / f"{graphs}.pt",
+            cuda_graphs=graphs, log=lambda _: None,
+        )  # fmt: skip
+    for ours, eager in zip(rows[True], rows[False], strict=True):
+        assert ours["step"] == eager["step"] and ours["diverged"] == eager["diverged"]
+        assert ours["test_rer_sse"] == pytest.approx(eager["test_rer_sse"], rel=1e-4)

@@ -57,7 +57,7 @@ from adamix.devices import device_name, pixels, setup_job
 from adamix.rbm import init_rbm, load_layer, train_rbm
 from adamix.schedules import RULES, build_optimizer
 from adamix.settings import FinetuneSettings
-from adamix.train import _save_state, train_epoch
+from adamix.train import GraphedSteps, _save_state, train_epoch
 
 ENCODER = (784, 1000, 500, 250, 30)
 SIZES = ENCODER + ENCODER[-2::-1]  # the unrolled autoencoder
@@ -82,7 +82,7 @@ STEP_PAIRS = [
 ]
 PEER = "peer (torch.optim.SGD)"
 FOREACH = "(foreach)"  # the adaptive rules as torch foreach ops instead of fused CPU kernels
-GRAPHED = "Cons+Cons, CUDA graph"
+GRAPHED = " (CUDA graph)"  # config cuda_graphs: adamix.train.GraphedSteps
 
 
 def autoencoder(device: str, seed: int = 0) -> nn.Sequential:
@@ -300,42 +300,36 @@ def our_epoch(model: nn.Module, optimizer, train_x: torch.Tensor, perm: torch.Te
     train_epoch(model, optimizer, train_x, perm, BATCH).item()
 
 
-def cuda_graph_epoch(model: nn.Module, optimizer, train_x: torch.Tensor, gen) -> Callable:
-    """Our Cons+Cons epoch with each training step (forward, backward, update) replayed from
-    one captured CUDA graph: one launch per step instead of ~50. Measured only: a graph
-    replays the rate it was captured with, right for Cons but not for the rules whose rate
-    moves with the step counter, so the pipeline's loop does not use it."""
-    n, device = train_x.shape[0], train_x.device
-    index = torch.arange(BATCH, device=device)  # the minibatch's rows, written before a replay
-    total = torch.zeros((), dtype=torch.float64, device=device)
+def graphed_epoch(
+    model: nn.Module, optimizer, train_x: torch.Tensor, perm: torch.Tensor, steps: GraphedSteps
+) -> None:
+    """The pipeline's epoch on CUDA with config cuda_graphs: every training step replayed
+    from one captured graph (adamix.train.GraphedSteps; its first call captures)."""
+    steps.epoch(perm).item()
 
-    def step():
-        xb = train_x[index]
-        loss = (model(xb) - xb).square().sum(dtype=torch.float64)
-        loss.backward()
-        optimizer.step()
-        total.add_(loss.detach())
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up outside the graph, as torch.cuda.graph asks
-        for _ in range(3):
-            optimizer.zero_grad(set_to_none=True)
-            step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    optimizer.zero_grad(set_to_none=True)  # backward in the graph writes the gradients
-    with torch.cuda.graph(graph):
-        step()
-
-    def epoch():
-        perm = torch.randperm(n, generator=gen).to(device)
-        for i in range(n // BATCH):
-            index.copy_(perm[i * BATCH : (i + 1) * BATCH])
-            graph.replay()
-        total.item()
-
-    return epoch
+def graph_candidates(
+    base: nn.Module, train_x: torch.Tensor, steps: int, epoch_of: Callable
+) -> dict[str, Callable[[], None]]:
+    """On CUDA: every registered rule as the weight and the bias rule (None excepted),
+    eager and replayed from the captured graph, the two paths the pipeline has there."""
+    candidates = {}
+    for rule in (r for r in RULES if r != "None"):
+        for graphed in (False, True):
+            model = copy.deepcopy(base)
+            optimizer = build_optimizer(
+                *weights_and_biases(model), rule, rule, lr=LR, total_steps=EPOCHS * steps,
+                capturable=graphed,
+            )  # fmt: skip
+            if graphed:
+                graph = GraphedSteps(model, optimizer, train_x, BATCH, "sse")
+                loop = functools.partial(graphed_epoch, steps=graph)
+            else:
+                loop = our_epoch
+            candidates[f"{rule}+{rule}{GRAPHED if graphed else ''}"] = epoch_of(
+                loop, model, optimizer
+            )
+    return candidates
 
 
 def paths(device: str, weight_rule: str, bias_rule: str) -> list[tuple[str, bool | None]]:
@@ -373,16 +367,7 @@ def bench_finetune(args: argparse.Namespace, report: dict) -> dict:
             )  # fmt: skip
             candidates[name] = epoch_of(our_epoch, model, optimizer)
     if device.startswith("cuda"):
-        model = copy.deepcopy(base)
-        optimizer = build_optimizer(
-            *weights_and_biases(model), "Cons", "Cons", lr=LR, total_steps=EPOCHS * steps
-        )
-        try:
-            candidates[GRAPHED] = cuda_graph_epoch(
-                model, optimizer, train_x, torch.Generator().manual_seed(4)
-            )
-        except RuntimeError as error:  # measured where it works, reported where it does not
-            print(f"finetune: no CUDA graph candidate: {error}")
+        candidates.update(graph_candidates(base, train_x, steps, epoch_of))
     for fn in candidates.values():  # warm-up: allocator, caches, the rules' state
         fn()
     seconds = interleaved_medians(candidates, rounds, 1, sync)
@@ -394,7 +379,14 @@ def bench_finetune(args: argparse.Namespace, report: dict) -> dict:
     peer_ratio = {name: seconds[PEER] / s for name, s in seconds.items() if name != PEER}
     cons = seconds["Cons+Cons"]
     overhead = {
-        name: 100 * (s / cons - 1) for name, s in seconds.items() if name not in (PEER, GRAPHED)
+        name: 100 * (s / cons - 1)
+        for name, s in seconds.items()
+        if name != PEER and not name.endswith(GRAPHED)
+    }
+    graph_speedup = {  # eager seconds / graphed seconds of the same run
+        name.removesuffix(GRAPHED): seconds[name.removesuffix(GRAPHED)] / s
+        for name, s in seconds.items()
+        if name.endswith(GRAPHED)
     }
 
     print(
@@ -410,8 +402,12 @@ def bench_finetune(args: argparse.Namespace, report: dict) -> dict:
             f"  {name:<28}{s:9.3f}{gflops[name]:9.1f}{_fmt(roofline.get(name)):>10}"
             f"{_fmt(peer_ratio.get(name)):>11}{_fmt(overhead.get(name), '.1f'):>11}"
         )
+    if graph_speedup:
+        speedups = ", ".join(f"{run} {x:.1f}x" for run, x in graph_speedup.items())
+        print(f"  eager / CUDA graph: {speedups}")
     return {
         "seconds_per_epoch": seconds,
+        "graph_speedup": graph_speedup,
         "gflops_finetune": gflops,
         "roofline_ratio_finetune": roofline,
         "peer_ratio": peer_ratio,

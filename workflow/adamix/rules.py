@@ -217,14 +217,14 @@ register(
 )  # fmt: skip
 register(
     TorchRule(
-        "Adam", lambda p, h: torch.optim.Adam(p, lr=h["lr"]),
+        "Adam", lambda p, h: torch.optim.Adam(p, lr=h["lr"], capturable=h["capturable"]),
         doc="Adam, betas (0.9, 0.999), eps 1e-8 (torch.optim.Adam)",
         library_lr=library_lr(torch.optim.Adam),
     )
 )  # fmt: skip
 register(
     TorchRule(
-        "RMSprop", lambda p, h: torch.optim.RMSprop(p, lr=h["lr"]),
+        "RMSprop", lambda p, h: torch.optim.RMSprop(p, lr=h["lr"], capturable=h["capturable"]),
         doc="RMSprop, alpha 0.99, eps 1e-8 (torch.optim.RMSprop)",
         library_lr=library_lr(torch.optim.RMSprop),
     )

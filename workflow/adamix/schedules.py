@@ -88,10 +88,12 @@ class ScalarRule:
     stateful = False
     PARTS = ("rate",)  # what must be a function
 
-    def step(self, opt, group: dict, step: int, params, grads, states) -> None:
-        rate = self.scalar(group, step)
-        if rate != 0.0:
-            torch._foreach_add_(params, grads, alpha=-rate)
+    def step(self, opt, group: dict, step: int | Tensor, params, grads, states) -> None:
+        rate = self.rate(group, *schedule_time(group, step))
+        if isinstance(rate, Tensor):  # the capturable path: a rate of the device's step
+            torch._foreach_add_(params, torch._foreach_mul(grads, -rate))
+        elif rate != 0.0:
+            torch._foreach_add_(params, grads, alpha=-float(rate))
 
     def scalar(self, group: dict, step: int) -> float:
         t, R = schedule_time(group, step)
@@ -134,7 +136,7 @@ class AdaptiveRule:
     stateful = True
     PARTS = ("scale", "init", "fold", "factor", "no_state_factor")
 
-    def step(self, opt, group: dict, step: int, params, grads, states) -> None:
+    def step(self, opt, group: dict, step: int | Tensor, params, grads, states) -> None:
         views = opt._fused_views(group, self, params, grads, states)
         c = self.scale(group, step)
         lagged = group["timing"] == "lagged"
@@ -146,14 +148,18 @@ class AdaptiveRule:
             return
         scratch = opt._scratch_like(params)
 
-        def factors() -> list[Tensor]:
-            return [self.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
+        def apply() -> None:
+            factors = [self.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
+            if isinstance(c, Tensor):  # the capturable path: c(t) of the device's step
+                torch._foreach_addcmul_(params, grads, torch._foreach_mul(factors, -c))
+            else:
+                torch._foreach_addcmul_(params, grads, factors, value=-c)
 
         if lagged:  # the rate built from g(0 .. t-1)
-            torch._foreach_addcmul_(params, grads, factors(), value=-c)
+            apply()
         self.fold(group, states, grads, scratch)
         if not lagged:  # the rate built from g(0 .. t)
-            torch._foreach_addcmul_(params, grads, factors(), value=-c)
+            apply()
 
     def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
         c = self.scale(group, step)  # rate = c * factor, c >= 0: the factor's stats scale
@@ -192,10 +198,11 @@ class TorchRule:
     stateful = False  # the inner optimizer makes its state
     PARTS = ("make",)
 
-    def step(self, opt, group: dict, step: int, params, grads, states) -> None:
+    def step(self, opt, group: dict, step: int | Tensor, params, grads, states) -> None:
         inner = opt._inner.get(id(group))
-        if inner is None:
-            inner = opt._inner[id(group)] = self.make(group["params"], group)
+        if inner is None:  # torch.optim's capturable flag exists for its device steps only
+            h = {**group, "capturable": group["capturable"] and params[0].is_cuda}
+            inner = opt._inner[id(group)] = self.make(group["params"], h)
         inner.state = opt.state  # shared, and new after a load_state_dict
         inner.step()
 
@@ -333,6 +340,10 @@ def _check_hyperparameters(group: dict, rule_required: bool = True) -> None:
         raise bad("t_unit", f"one of {T_UNITS}")
     if group["fused"] not in (None, True, False):
         raise bad("fused", "None, True or False")
+    if group["capturable"] not in (True, False):
+        raise bad("capturable", "True or False")
+    if group["capturable"] and group["fused"]:
+        raise bad("fused", "not True when capturable (the fused kernels are CPU loops)")
     if group["t_unit"] == "epoch":
         spe = group["steps_per_epoch"]
         if not is_int(spe) or spe < 1:
@@ -367,6 +378,12 @@ class ScheduledSGD(Optimizer):
     fused CPU kernels where the rule has them and the tensors allow it (CPU, contiguous,
     float32 or float64, numba importable), False always takes the foreach ops, True
     requires the kernels.
+
+    ``capturable`` (as torch's optimizers have it): the step counter of each group also
+    lives in a device tensor, and every rate that changes with the step is computed from
+    it on the device, so that a step captured in a CUDA graph replays right at every
+    step. It takes the foreach ops and never synchronises; ``group["step"]`` is brought
+    up to date from the device when read (``rate_stats``, ``state_dict``).
     """
 
     def __init__(
@@ -384,6 +401,7 @@ class ScheduledSGD(Optimizer):
         t_unit: str = "step",
         steps_per_epoch: int | None = None,
         fused: bool | None = None,
+        capturable: bool = False,
     ):
         defaults = {k: v for k, v in locals().items() if k not in ("self", "params")}
         defaults.pop("__class__", None)
@@ -393,6 +411,7 @@ class ScheduledSGD(Optimizer):
         self._scratch: dict[Tensor, Tensor] = {}
         self._views: dict[Tensor, tuple[int, np.ndarray]] = {}
         self._inner: dict[int, Optimizer] = {}  # TorchRule: a torch.optim optimizer per group
+        self._steps: dict[int, Tensor] = {}  # capturable: each group's step on its device
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -402,11 +421,21 @@ class ScheduledSGD(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        self._scratch, self._views, self._inner = {}, {}, {}  # rebuilt when needed
+        self._scratch, self._views, self._inner, self._steps = {}, {}, {}, {}
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
-        self._views = {}  # the state tensors are new ones
+        self._views, self._steps = {}, {}  # new state tensors; steps from group["step"]
+
+    def state_dict(self) -> dict:
+        self._sync_steps()
+        return super().state_dict()
+
+    def _sync_steps(self) -> None:
+        """group["step"] from the device counters of the capturable path (a sync)."""
+        for i, group in enumerate(self.param_groups):
+            if i in self._steps:
+                group["step"] = int(self._steps[i].item())
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -415,11 +444,22 @@ class ScheduledSGD(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            step = group["step"]
-            group["step"] = step + 1
+        for i, group in enumerate(self.param_groups):
             rule = get_rule(group["rule"])
             params, grads, states = self._collect(group, rule)
+            if group["capturable"]:
+                step = self._steps.get(i)
+                if step is None:
+                    device = params[0].device if params else torch.device("cpu")
+                    step = self._steps[i] = torch.tensor(
+                        float(group["step"]), dtype=torch.float64, device=device
+                    )
+                if params:
+                    rule.step(self, group, step, params, grads, states)
+                step.add_(1)
+                continue
+            step = group["step"]
+            group["step"] = step + 1
             if params:
                 rule.step(self, group, step, params, grads, states)
         return loss
@@ -434,6 +474,7 @@ class ScheduledSGD(Optimizer):
         Elements without state yet (never had a gradient) count with the rate of no
         gradients. Meant for logging once per epoch: it synchronises with the device.
         """
+        self._sync_steps()
         return {
             group.get("name", f"group{i}"): get_rule(group["rule"]).rate_stats(
                 self, group, max(group["step"] - 1, 0)
@@ -478,7 +519,7 @@ class ScheduledSGD(Optimizer):
         and state are made once and reused while the tensor keeps its memory (a gradient is
         new every step): a step then spends ~10 us per parameter outside the kernels."""
         fused = group.get("fused")
-        if fused is False or (fused is None and not params[0].is_cpu):
+        if fused is False or group["capturable"] or (fused is None and not params[0].is_cpu):
             return None  # the kernels are CPU loops
         kernels = _fused_kernels()
         try:

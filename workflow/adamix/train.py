@@ -57,6 +57,7 @@ def finetune_job(
     threads: int = 1,
     save_every_s: float = 0.0,
     plugins: Sequence[str] = (),
+    cuda_graphs: bool = False,
     log: Callable[[str], None] = print,
 ) -> None:
     """Rule finetune: unroll the layer checkpoints, fine-tune on the subset file with the
@@ -84,7 +85,8 @@ def finetune_job(
     rows = finetune(
         model, train_x, test_x, val_x=val_x, weight_rule=weight_rule, bias_rule=bias_rule,
         settings=settings, seed=int(seed), keys=keys, state_path=state,
-        save_every_s=save_every_s, inputs=digest([subset, *layers, *plugins, *CODE]), log=log,
+        save_every_s=save_every_s, inputs=digest([subset, *layers, *plugins, *CODE]),
+        cuda_graphs=cuda_graphs, log=log,
     )  # fmt: skip
     write_metrics(rows, out)
     Path(state).unlink(missing_ok=True)
@@ -113,10 +115,12 @@ def finetune(
     state_path: str | os.PathLike,
     save_every_s: float = 0.0,
     inputs: str = "",
+    cuda_graphs: bool = False,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Train `model` in place for settings["epochs"] epochs; return the metrics rows (test
-    and, given `val_x`, validation RER at every epoch).
+    and, given `val_x`, validation RER at every epoch). With `cuda_graphs` on a CUDA
+    device, each training step is replayed from one captured CUDA graph (GraphedSteps).
 
     At the end of an epoch, once `save_every_s` seconds have passed since the last save
     (0: every epoch), the full state (model, optimizer, shuffling RNG, rows so far) is
@@ -132,9 +136,12 @@ def finetune(
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {batch} exceeds the {n} training images")
     weights, biases = weights_and_biases(model)
+    graphed = cuda_graphs and train_x.is_cuda
     optimizer = build_optimizer(
-        weights, biases, weight_rule, bias_rule, **settings.rule_arguments(steps_per_epoch)
-    )
+        weights, biases, weight_rule, bias_rule, capturable=graphed,
+        **settings.rule_arguments(steps_per_epoch),
+    )  # fmt: skip
+    steps = GraphedSteps(model, optimizer, train_x, batch, s["loss"]) if graphed else None
     generator = torch.Generator().manual_seed(seed)
     keys = {**keys, **s}  # every metrics row carries the job's keys and settings
     identity = {"keys": keys, "inputs": inputs, "format": RESUME_FORMAT}
@@ -150,7 +157,10 @@ def finetune(
         epoch = rows[-1]["epoch"] + 1
         start = time.perf_counter()
         perm = torch.randperm(n, generator=generator)
-        epoch_sse = train_epoch(model, optimizer, train_x, perm, batch, s["loss"])
+        if steps is not None:
+            epoch_sse = steps.epoch(perm)
+        else:
+            epoch_sse = train_epoch(model, optimizer, train_x, perm, batch, s["loss"])
         train_sse = epoch_sse.item() / (steps_per_epoch * batch)  # the only sync of the epoch
         seconds = time.perf_counter() - start
         row = _row(keys, epoch, epoch * steps_per_epoch, model, train_x, held_out, optimizer,
@@ -197,6 +207,64 @@ def train_epoch(
         else:
             epoch_sse += (out.detach() - xb).square_().sum(dtype=torch.float64)
     return epoch_sse
+
+
+class GraphedSteps:
+    """The training steps of train_epoch, each replayed from one captured CUDA graph:
+    forward, backward, the rule's update and the running sum of the loss, one launch per
+    step instead of ~50. The optimizer must be capturable (its rates and step counter on
+    the device: a replay applies the rate of its own step). The first WARMUP steps run
+    eagerly on a side stream, as torch.cuda.graph asks, and are real steps of training:
+    the graph is captured after them and replays the rest, so the run takes the same
+    steps in the same order as train_epoch does."""
+
+    WARMUP = 3
+
+    def __init__(self, model, optimizer, train_x: torch.Tensor, batch_size: int, loss: str):
+        self.model, self.optimizer, self.train_x = model, optimizer, train_x
+        self.batch_size, self.loss_fn = batch_size, _LOSSES[loss]
+        device = train_x.device
+        self.index = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.total = torch.zeros((), dtype=torch.float64, device=device)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.eager_left = self.WARMUP
+
+    def _step(self) -> None:
+        xb = self.train_x[self.index]
+        out = self.model(xb)
+        value = self.loss_fn(out, xb)
+        value.backward()
+        self.optimizer.step()
+        if self.loss_fn is _sse:
+            self.total += value.detach()
+        else:
+            self.total += (out.detach() - xb).square_().sum(dtype=torch.float64)
+
+    def _capture(self) -> None:
+        self.graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)  # backward in the graph writes them
+        with torch.cuda.graph(self.graph):
+            self._step()
+
+    def epoch(self, perm: torch.Tensor) -> torch.Tensor:
+        """One epoch in the order `perm`; the summed squared error, as train_epoch."""
+        perm = perm.to(self.train_x.device)
+        self.total.zero_()
+        for i in range(perm.numel() // self.batch_size):
+            self.index.copy_(perm[i * self.batch_size : (i + 1) * self.batch_size])
+            if self.graph is not None:
+                self.graph.replay()
+                continue
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # a real step, also the graph's warm-up
+                self.optimizer.zero_grad(set_to_none=True)
+                self._step()
+            torch.cuda.current_stream().wait_stream(side)
+            self.eager_left -= 1
+            if self.eager_left == 0:
+                self._capture()
+        return self.total.clone()
 
 
 def _sse(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

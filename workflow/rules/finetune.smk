@@ -38,6 +38,7 @@ rule finetune:
         state="results/resume/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
         device=config["device"],
         save_every_s=config["resume_every_s"],
+        cuda_graphs=config["cuda_graphs"],
         plugins=config["plugins"],
     script:
         "../scripts/finetune.py"
