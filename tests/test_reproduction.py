@@ -124,6 +124,10 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     jobs = [job for job in jobs if "~" not in job.parts[-5]]  # not the tuning's search
     assert len(jobs) == 27 + 6
     assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
+    cells = pd.read_parquet(pipeline / "results/metrics.parquet", columns=tables.JOB)
+    cells = cells.drop_duplicates()
+    assert len(cells) > len(jobs)
+    assert f"They fill {len(cells)} cells (reading, run, size, seed)" in setup
     assert re.search(r"Wall time of the run: (\d+ h )?(\d+ min )?[\d.]+ s,", setup), setup
 
 
