@@ -130,6 +130,45 @@ def test_tuned_table_adds_the_one_shot_runs_unranked():
     assert len(tuning.base_reading(df)) == len(df) - 3 * 3
 
 
+def test_tuning_metrics_hold_the_cells_alone_when_a_one_shot_run_reuses_a_search_job(tmp_path):
+    """RMSprop's library rate (0.01) is a grid rate: its one-shot cell reuses the search job
+    default~lr0.01, while its tuned cell is default~lr0.0003. The gathered file (rule
+    tuning_metrics) holds each cell once, so claim 7 sees one tuned RMSprop per seed."""
+    from adamix import claims, tables
+
+    def job(run, rate, finals):
+        reading = tuning.tuning_reading("default", rate)
+        return metrics({run: finals}, reading=reading).assign(lr=rate)
+
+    jobs = {
+        "search": job("RMSprop+RMSprop", 0.01, [90.0, 95.0, 99.0]),
+        "RMSprop+RMSprop": job("RMSprop+RMSprop", 0.0003, [6.4, 6.6, 6.5]),
+        "AdaMix+Power": job("AdaMix+Power", 0.001, [7.5, 7.5, 7.6]),
+        **{run: job(run, 0.001, [8.0, 8.2, 8.1])
+           for run in ("Momentum+Momentum", "Nesterov+Nesterov", "Adam+Adam")},
+    }  # fmt: skip
+    for name, df in jobs.items():
+        write_parquet(tmp_path / f"{name}.parquet", df)
+    cells = [
+        ["mnist", reading, run, reading, {"lr": float(df["lr"].iloc[0])}]
+        for run, df in jobs.items()
+        if run != "search"
+        for reading in df["reading"].unique()
+    ] + [["mnist", "default~library", "RMSprop+RMSprop", "default~lr0.01", {"lr": 0.01}]]
+    out = tmp_path / "tuning.parquet"
+    tables.gather_metrics(
+        [tmp_path / f"{name}.parquet" for name in jobs], out, cells=cells, only_cells=True
+    )
+    gathered = pd.read_parquet(out)
+    assert sorted(gathered["reading"].unique()) == sorted({cell[1] for cell in cells})
+    assert len(gathered) == sum(len(df) for df in jobs.values())  # each cell once
+    tuned = tuning.base_reading(gathered)
+    assert len(tuned[tuned["weight_rule"] == "RMSprop"]) == len(jobs["RMSprop+RMSprop"])
+    table = claims.claims_table(gathered.iloc[:0], experiments={}, epoch=2, tuned=gathered)
+    claim7 = table[table["claim"] == claims.TUNED.number]
+    assert list(claim7["verdict"]) == ["does not hold"]  # tuned RMSprop reliably lower
+
+
 def test_search_job_that_stopped_early_counts_as_diverged(tmp_path):
     path = search_job(tmp_path / "a.parquet", "Adam+Adam", 0.1, 7.0, 7.0)
     table = pq.read_table(path).to_pandas()

@@ -293,21 +293,25 @@ def _html_page(df: pd.DataFrame, title: str, note: str) -> str:
 # ------------------------------------------------------------------ rule outputs
 
 
-def gather_metrics(inputs: Iterable[str | Path], out: str | Path, cells: Sequence = ()) -> None:
+def gather_metrics(
+    inputs: Iterable[str | Path], out: str | Path, cells: Sequence = (), only_cells: bool = False
+) -> None:
     """Concatenate the per-job metrics into one parquet file (rules gather_metrics and
     experiment_metrics); read_metrics refuses a file whose schema is not FINETUNE_SCHEMA.
 
     Each distinct run is computed once: a cell (dataset, reading, run, job_reading,
     settings) whose job ran under another reading, one that agrees with it on every setting
     the run's rules read, gets a copy of that job's rows, relabelled with its own reading
-    and settings."""
+    and settings. With `only_cells` the file holds the cells' rows alone, without the
+    jobs' rows under their own reading (rule tuning_metrics: a one-shot cell may reuse a
+    search job, whose reading is no cell there)."""
     inputs = list(inputs)
     df = read_metrics(inputs).to_pandas()
     run = df["weight_rule"] + "+" + df["bias_rule"]
-    parts = [df]
+    parts = [] if only_cells else [df]
     for dataset, reading, run_name, job_reading, settings in cells:
         job = (df["dataset"] == dataset) & (run == run_name)
-        if reading == job_reading or (job & (df["reading"] == reading)).any():
+        if not only_cells and (reading == job_reading or (job & (df["reading"] == reading)).any()):
             continue
         rows = df[job & (df["reading"] == job_reading)]
         parts.append(rows.assign(reading=reading, **settings))

@@ -211,9 +211,8 @@ def write_sensitivity_figure(search: str | Path, out: Mapping) -> None:
 
 def base_reading(df: pd.DataFrame) -> pd.DataFrame:
     """The tuned runs' rows, each tuning reading (default~lr0.003) named by its base reading
-    (default): one set of rows per reading, each run at its own rate. Rows under a config
-    reading are left out: they are the jobs a tuned cell reuses (rule tuning_metrics keeps
-    them beside the cell's relabelled copy); so are the one-shot rows (default~library)."""
+    (default): one set of rows per reading, each run at its own rate. The one-shot rows
+    (default~library) are left out."""
     df = df[df["reading"].str.contains("~lr", regex=False)]
     return df.assign(reading=df["reading"].str.split("~").str[0])
 

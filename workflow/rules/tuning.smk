@@ -43,6 +43,7 @@ rule tuning_metrics:
         "../../envs/adamix.yaml"
     params:
         cells=tuned_cells,
+        only_cells=True,
     script:
         "../scripts/gather_metrics.py"
 
