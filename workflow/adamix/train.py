@@ -196,17 +196,24 @@ def train_epoch(
     loss_fn = _LOSSES[loss]
     epoch_sse = torch.zeros((), dtype=torch.float64, device=train_x.device)
     for i in range(steps):
-        xb = train_x[perm[i * batch_size : (i + 1) * batch_size]]
-        out = model(xb)
-        value = loss_fn(out, xb)  # summed over pixels and examples: eq. 6
         optimizer.zero_grad(set_to_none=True)  # backward then writes the gradients, no add
-        value.backward()
-        optimizer.step()
-        if loss_fn is _sse:
-            epoch_sse += value.detach()
-        else:
-            epoch_sse += (out.detach() - xb).square_().sum(dtype=torch.float64)
+        train_step(model, optimizer, train_x[perm[i * batch_size : (i + 1) * batch_size]],
+                   loss_fn, epoch_sse)  # fmt: skip
     return epoch_sse
+
+
+def train_step(model, optimizer, xb: torch.Tensor, loss_fn: Callable, total: torch.Tensor):
+    """One training step on the minibatch `xb`: forward, the loss summed over pixels and
+    examples (eq. 6), backward, the rule's update; the minibatch's squared error is added
+    to `total` (float64, on the device). The gradients must be None or zero."""
+    out = model(xb)
+    value = loss_fn(out, xb)
+    value.backward()
+    optimizer.step()
+    if loss_fn is _sse:
+        total.add_(value.detach())
+    else:
+        total.add_((out.detach() - xb).square_().sum(dtype=torch.float64))
 
 
 class GraphedSteps:
@@ -230,15 +237,7 @@ class GraphedSteps:
         self.eager_left = self.WARMUP
 
     def _step(self) -> None:
-        xb = self.train_x[self.index]
-        out = self.model(xb)
-        value = self.loss_fn(out, xb)
-        value.backward()
-        self.optimizer.step()
-        if self.loss_fn is _sse:
-            self.total += value.detach()
-        else:
-            self.total += (out.detach() - xb).square_().sum(dtype=torch.float64)
+        train_step(self.model, self.optimizer, self.train_x[self.index], self.loss_fn, self.total)
 
     def _capture(self) -> None:
         self.graph = torch.cuda.CUDAGraph()
