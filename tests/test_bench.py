@@ -49,7 +49,7 @@ def test_time_training_steps_times_every_cell_once_per_round_on_its_own_copy():
     import torch
 
     from adamix.bench import autoencoder, images, time_training_steps
-    from adamix.settings import FinetuneSettings
+    from adamix.plan.settings import FinetuneSettings
 
     model = autoencoder("cpu")
     before = [p.detach().clone() for p in model.parameters()]

@@ -1,4 +1,4 @@
-"""adamix.claims on synthetic metrics whose answers are known: each claim's four verdicts
+"""adamix.report.claims on synthetic metrics whose answers are known: each claim's four verdicts
 (holds, does not hold, inconclusive, not run), per reading, and the files of rule claims."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from test_tables import EXPERIMENTS, metrics, noisy, write_parquet
 
-from adamix import claims
-from adamix.stats import FAILS, HOLDS, NOT_RUN, UNCLEAR
+from adamix.report import claims
+from adamix.report.stats import FAILS, HOLDS, NOT_RUN, UNCLEAR
 
 
 def verdicts(df, experiments=EXPERIMENTS, claim=None) -> list[str] | str:

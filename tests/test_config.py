@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from adamix.config import typed_like_schema
-from adamix.settings import FinetuneSettings
+from adamix.plan.config import typed_like_schema
+from adamix.plan.settings import FinetuneSettings
 from conftest import REPO, copy_workflow, snakemake
 
 
@@ -166,7 +166,7 @@ def test_bad_plugin_is_refused_before_any_job(tmp_path, case):
 
 
 def test_schema_agrees_with_the_settings_object():
-    # The finetune block of the config schema and adamix.settings.FinetuneSettings list the
+    # The finetune block of the config schema and adamix.plan.settings.FinetuneSettings list the
     # same settings, with the same defaults and choices.
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     block = schema["properties"]["finetune"]["properties"]

@@ -9,7 +9,7 @@ import subprocess
 import yaml
 
 from adamix.data import FASHION_DEB, FASHION_FILES, MNIST_FILES
-from adamix.paper import paper_results
+from adamix.report.paper import paper_results
 from conftest import REPO
 
 SPEC = REPO / "docs" / "paper.md"

@@ -1,4 +1,4 @@
-"""adamix.figures: real PNGs of the promised pixel size, non-empty PDFs, and the paper's
+"""adamix.report.figures: real PNGs of the promised pixel size, non-empty PDFs, and the paper's
 epoch-50 values drawn as stars where the reader expects them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from test_claims import exp1, exp1_seconds, exp5
 from test_tables import EXPERIMENTS, metrics, write_parquet
 
-from adamix import figures
+from adamix.report import figures
 
 
 def stars(ax) -> list[tuple[float, float]]:

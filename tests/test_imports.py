@@ -9,13 +9,13 @@ import sys
 from conftest import REPO
 
 AGGREGATION = [
-    "adamix.tables",
-    "adamix.claims",
-    "adamix.stats",
-    "adamix.paper",
-    "adamix.figures",
-    "adamix.reproduction",
-    "adamix.metrics",
+    "adamix.report.tables",
+    "adamix.report.claims",
+    "adamix.report.stats",
+    "adamix.report.paper",
+    "adamix.report.figures",
+    "adamix.report.reproduction",
+    "adamix.report.metrics",
 ]
 
 
@@ -25,7 +25,7 @@ def test_aggregation_never_imports_torch():
         f"sys.path.insert(0, {str(REPO / 'workflow')!r})\n"
         f"for name in {AGGREGATION!r}:\n"
         "    importlib.import_module(name)\n"
-        "assert sys.modules['adamix.tables'].__file__.startswith(sys.path[0]), 'another adamix'\n"
+        "assert sys.modules['adamix.report.tables'].__file__.startswith(sys.path[0]), 'another adamix'\n"
         "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
         "print(loaded)\n"
         "assert not loaded, loaded\n"

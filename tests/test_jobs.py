@@ -11,7 +11,7 @@ import torch
 
 from adamix.atomic import atomic
 from adamix.joblog import job_log
-from adamix.rbm import init_rbm, load_layer
+from adamix.train.rbm import init_rbm, load_layer
 from adamix.train import finetune_job
 
 

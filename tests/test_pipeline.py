@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from adamix.metrics import FINETUNE_SCHEMA
+from adamix.report.metrics import FINETUNE_SCHEMA
 from conftest import TEST_CONFIG, copy_workflow, snakemake
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -297,7 +297,7 @@ def test_the_controlled_timing_feeds_claim_2_and_the_wall_time_table(pipeline):
 
 
 def test_compare_puts_a_run_beside_the_published_reference(pipeline):
-    from adamix.metrics import write_reference
+    from adamix.report.metrics import write_reference
 
     result = snakemake(pipeline, "-n", "compare", check=False)
     assert result.returncode != 0

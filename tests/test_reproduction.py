@@ -1,5 +1,5 @@
 """The write-up (results/reproduction/, published to docs/): rendered by the real pipeline
-from its own tables, and by adamix.reproduction on hand-made tables whose answers are known."""
+from its own tables, and by adamix.report.reproduction on hand-made tables whose answers are known."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from PIL import Image
 from test_tables import metrics
 
-from adamix import claims, reproduction, tables
+from adamix.report import claims, reproduction, tables
 from conftest import REPO, TEST_CONFIG, copy_workflow, snakemake
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -357,7 +357,7 @@ def test_discussion_quotes_the_tables_through_placeholders(tmp_path):
 
 def test_readme_headline_is_the_documents(tmp_path):
     """README.md shows the headline of the committed docs/reproduction.md, as copied by
-    `python -m adamix.reproduction --readme README.md`; and the copy replaces a stale one."""
+    `python -m adamix.report.reproduction --readme README.md`; and the copy replaces a stale one."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     doc = (REPO / "docs" / "reproduction.md").read_text(encoding="utf-8")
     start = readme.index(reproduction.README_START) + len(reproduction.README_START)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from adamix import schedules
-from adamix.rules import BUILTIN_RULES, MODERN_RULES, PAPER_RULES
+from adamix.schedules.builtin import BUILTIN_RULES, MODERN_RULES, PAPER_RULES
 from adamix.schedules import (
     READABLE,
     RULES,
@@ -25,7 +25,7 @@ from adamix.schedules import (
     register,
     settings_read,
 )
-from adamix.settings import SETTINGS, TRAINING
+from adamix.plan.settings import SETTINGS, TRAINING
 from conftest import REPO
 
 sqrt = math.sqrt
@@ -340,7 +340,7 @@ def test_split_run_is_bit_identical(weight_rule, bias_rule, kw):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(("weight_rule", "bias_rule", "kw"), PAIRS)
 def test_fused_kernels_match_foreach_bit_for_bit(weight_rule, bias_rule, kw, dtype):
-    # The CPU kernels of adamix.fused and the foreach ops make the same float operations in
+    # The CPU kernels of adamix.schedules.fused and the foreach ops make the same float operations in
     # the same order, so they agree to the last bit, state and rates included, and a run
     # may switch between them (a resume state saved on a GPU continues on a CPU).
     gen = torch.Generator().manual_seed(0)
@@ -453,7 +453,7 @@ def test_builtin_rules_are_the_papers_seven_and_four_modern_ones():
 
 def test_the_optimizer_names_no_rule():
     # The optimizer dispatches through the registry: rule names appear in the rules'
-    # own specifications only (adamix.rules), never in adamix.schedules.
+    # own specifications only (adamix.schedules.builtin), never in adamix.schedules.
     source = (REPO / "workflow" / "adamix" / "schedules.py").read_text()
     source = source.split('"""', 2)[2]  # after the module's docstring
     for name in BUILTIN_RULES:

@@ -1,4 +1,4 @@
-"""adamix.stats: Student-t quantiles and intervals, and the per-seed comparison of two
+"""adamix.report.stats: Student-t quantiles and intervals, and the per-seed comparison of two
 runs with its verdicts."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adamix import stats
-from adamix.stats import FAILS, HOLDS, UNCLEAR
+from adamix.report import stats
+from adamix.report.stats import FAILS, HOLDS, UNCLEAR
 
 T2 = 4.302653  # t_{0.975, 2}: 95% CI of a mean over 3 seeds
 

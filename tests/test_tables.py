@@ -1,5 +1,5 @@
-"""adamix.tables on synthetic metrics whose answers are known: loading and gathering the
-per-job metrics, the paper's numbers (adamix.paper), the experiment and wall-time tables
+"""adamix.report.tables on synthetic metrics whose answers are known: loading and gathering the
+per-job metrics, the paper's numbers (adamix.report.paper), the experiment and wall-time tables
 and their files. The synthetic metrics here serve test_claims, test_figures and
 test_reproduction too."""
 
@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adamix import paper, tables
-from adamix.metrics import FINETUNE_SCHEMA, load_metrics, read_metrics
+from adamix.report import paper, tables
+from adamix.report.metrics import FINETUNE_SCHEMA, load_metrics, read_metrics
 
 T2 = 4.302653  # t_{0.975, 2}: 95% CI of a mean over 3 seeds
 T1 = 12.706205  # t_{0.975, 1}: over 2 seeds
@@ -330,7 +330,7 @@ def test_step_timing_per_reading_and_run():
 
 
 def test_reference_table_puts_a_run_beside_the_published_one(tmp_path):
-    from adamix.metrics import load_reference, write_reference
+    from adamix.report.metrics import load_reference, write_reference
 
     published = metrics({"Cons+Cons": [8.0, 8.2, 8.4], "AdaMix+Power": [7.0, 7.1, 7.2]})
     path = tmp_path / "published.parquet"
@@ -352,5 +352,5 @@ def test_reference_table_puts_a_run_beside_the_published_one(tmp_path):
         load_reference(tmp_path / "missing.parquet")
     path.write_bytes(b"")
     pd.DataFrame({"epoch": [1]}).to_parquet(path)
-    with pytest.raises(ValueError, match="not a reference of adamix.metrics"):
+    with pytest.raises(ValueError, match="not a reference of adamix.report.metrics"):
         load_reference(path)

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from adamix.autoencoder import unroll
-from adamix.rbm import init_rbm
+from adamix.train.autoencoder import unroll
+from adamix.train.rbm import init_rbm
 from adamix.train import digest, finetune
 
 SETTINGS = {

@@ -1,4 +1,4 @@
-"""adamix.tuning on synthetic search and rerun jobs whose answers are known: the selection
+"""adamix.report.tuning on synthetic search and rerun jobs whose answers are known: the selection
 reads the validation split only, ties and edges, the tuned table's ranks and paired
 differences."""
 
@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from test_tables import metrics, write_parquet
 
-from adamix import tuning
-from adamix.stats import describe
+from adamix.report import tuning
+from adamix.report.stats import describe
 
 RATES = [0.001, 0.01, 0.1]
 
@@ -134,7 +134,7 @@ def test_tuning_metrics_hold_the_cells_alone_when_a_one_shot_run_reuses_a_search
     """RMSprop's library rate (0.01) is a grid rate: its one-shot cell reuses the search job
     default~lr0.01, while its tuned cell is default~lr0.0003. The gathered file (rule
     tuning_metrics) holds each cell once, so claim 7 sees one tuned RMSprop per seed."""
-    from adamix import claims, tables
+    from adamix.report import claims, tables
 
     def job(run, rate, finals):
         reading = tuning.tuning_reading("default", rate)

@@ -12,12 +12,12 @@ is started on, so the ratios compare like with like:
   training loop (``adamix.train.train_epoch``) for Cons+Cons, AdaMix+Power,
   AdaGrad+AdaGrad and AdaDec+AdaDec, and of the "peer": a plain PyTorch loop,
   ``torch.optim.SGD`` on the same ``nn.Sequential``, same summed loss, data and batches.
-  On a CPU each adaptive pair runs twice: on its fused kernels (``adamix.fused``, what
+  On a CPU each adaptive pair runs twice: on its fused kernels (``adamix.schedules.fused``, what
   the pipeline uses) and, marked "(foreach)", on the torch foreach ops they replaced.
   Per rule pair: ``seconds_per_epoch``, achieved GFLOP/s (forward and backward matmul
   FLOPs), ``roofline_ratio_finetune`` (that / ``matmul_gflops``), ``peer_ratio`` (peer
   seconds / ours) and ``overhead_pct`` (over Cons+Cons).
-- ``pretrain``: one CD-1 epoch of each layer's RBM (``adamix.rbm.train_rbm``), its GFLOP/s
+- ``pretrain``: one CD-1 epoch of each layer's RBM (``adamix.train.rbm.train_rbm``), its GFLOP/s
   and ``roofline_ratio_pretrain`` (per layer and "all": total FLOPs / total seconds).
 - ``evaluate``: the per-epoch bookkeeping of a fine-tuning job: test-set RER of 1000
   images (``eval_seconds``) and the resume checkpoint (``checkpoint_seconds``).
@@ -51,12 +51,12 @@ import torch
 from torch import nn
 
 from adamix.atomic import atomic
-from adamix.autoencoder import reconstruction_error, unroll, weights_and_biases
+from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.data import load_subset
-from adamix.devices import device_name, pixels, setup_job
-from adamix.rbm import init_rbm, load_layer, train_rbm
+from adamix.train.devices import device_name, pixels, setup_job
+from adamix.train.rbm import init_rbm, load_layer, train_rbm
 from adamix.schedules import RULES, build_optimizer
-from adamix.settings import FinetuneSettings
+from adamix.plan.settings import FinetuneSettings
 from adamix.train import GraphedSteps, _save_state, train_epoch
 
 ENCODER = (784, 1000, 500, 250, 30)
@@ -86,7 +86,7 @@ GRAPHED = " (CUDA graph)"  # config cuda_graphs: adamix.train.GraphedSteps
 
 
 def autoencoder(device: str, seed: int = 0) -> nn.Sequential:
-    """The pipeline's unrolled network (adamix.autoencoder.unroll) of RBMs initialised as in
+    """The pipeline's unrolled network (adamix.train.autoencoder.unroll) of RBMs initialised as in
     the paper, weights ~ N(0, 0.001), biases 0: pre-training does not change its speed."""
     gen = torch.Generator().manual_seed(seed)
     rbms = [

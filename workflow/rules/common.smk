@@ -15,7 +15,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
-from adamix.config import (
+from adamix.plan.config import (
     PRETRAIN_OVERRIDES,
     check_publishable,
     pretrain_reading,
@@ -26,7 +26,7 @@ from adamix.config import (
     walltime_experiments,
 )
 from adamix.schedules import RULES, load_plugin, settings_read
-from adamix.tuning import oneshot_reading, tuning_reading
+from adamix.report.tuning import oneshot_reading, tuning_reading
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
 # (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.
@@ -296,7 +296,7 @@ def tuning_search():
 
 def tuned_cells(wildcards):
     """The cells of the tuned runs: (dataset, reading, run, job's reading, settings) of
-    each run at the rate the checkpoint chose, as adamix.tables.gather_metrics takes them;
+    each run at the rate the checkpoint chose, as adamix.report.tables.gather_metrics takes them;
     then the one-shot cells, each modern run at its library rate (named by oneshot_reading:
     default~library)."""
     selected = checkpoints.tuning_select.get().output.selected

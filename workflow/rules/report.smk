@@ -42,7 +42,7 @@ rule gather_metrics:
 
 
 # One experiment's metrics, a row set per cell (reading, size, run, seed): a cell whose run
-# was computed under another reading reuses that job's rows (adamix.tables.gather_metrics).
+# was computed under another reading reuses that job's rows (adamix.report.tables.gather_metrics).
 rule experiment_metrics:
     input:
         lambda wc: experiment_metrics(wc.experiment),
@@ -228,7 +228,7 @@ rule publish:
     log:
         "logs/report/publish.log",
     run:
-        from adamix.metrics import write_reference
+        from adamix.report.metrics import write_reference
 
         pairs = zip(input.writeup, [output.md, *output.figures], strict=True)
         for source, dest in pairs:

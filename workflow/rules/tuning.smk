@@ -1,4 +1,4 @@
-# Beyond the paper: the tuned comparison (config `tuning`, adamix.tuning). A search job per
+# Beyond the paper: the tuned comparison (config `tuning`, adamix.report.tuning). A search job per
 # run, reading and rate at one seed; a checkpoint picks each run's rate on the validation
 # split; that rate reruns with every seed; a table and a sensitivity figure. Search and
 # reruns are ordinary fine-tuning jobs (rule finetune) under the tuning's readings.

@@ -1,8 +1,8 @@
 """Snakemake script of rule claims: a verdict on each of the paper's claims.
 
-adamix.claims.write_claims; the rule names its params after the arguments."""
+adamix.report.claims.write_claims; the rule names its params after the arguments."""
 
-from adamix.claims import write_claims
+from adamix.report.claims import write_claims
 from adamix.joblog import job_log
 
 with job_log(snakemake.log[0]):

@@ -1,8 +1,8 @@
 """Snakemake script of rule experiment_figure: the paper's figure of one experiment.
 
-adamix.figures.write_experiment_figure; the rule names its params after the arguments."""
+adamix.report.figures.write_experiment_figure; the rule names its params after the arguments."""
 
-from adamix.figures import write_experiment_figure
+from adamix.report.figures import write_experiment_figure
 from adamix.joblog import job_log
 
 with job_log(snakemake.log[0]):

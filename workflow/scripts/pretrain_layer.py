@@ -1,7 +1,7 @@
-"""Snakemake script of rule pretrain_layer: adamix.rbm.pretrain_job."""
+"""Snakemake script of rule pretrain_layer: adamix.train.rbm.pretrain_job."""
 
 from adamix.joblog import job_log
-from adamix.rbm import pretrain_job
+from adamix.train.rbm import pretrain_job
 
 with job_log(snakemake.log[0]) as log:
     pretrain_job(

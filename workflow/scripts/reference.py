@@ -1,7 +1,7 @@
-"""Snakemake script of rule compare_reference: adamix.tables.write_reference_table."""
+"""Snakemake script of rule compare_reference: adamix.report.tables.write_reference_table."""
 
 from adamix.joblog import job_log
-from adamix.tables import write_reference_table
+from adamix.report.tables import write_reference_table
 
 with job_log(snakemake.log[0]):
     write_reference_table(

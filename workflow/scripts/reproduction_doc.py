@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from adamix.joblog import job_log
-from adamix.reproduction import write_reproduction
+from adamix.report.reproduction import write_reproduction
 
 with job_log(snakemake.log[0]):
     write_reproduction(

@@ -1,7 +1,7 @@
-"""Snakemake script of rule tuning_curves: adamix.tuning.write_learning_curves."""
+"""Snakemake script of rule tuning_curves: adamix.report.tuning.write_learning_curves."""
 
 from adamix.joblog import job_log
-from adamix.tuning import write_learning_curves
+from adamix.report.tuning import write_learning_curves
 
 with job_log(snakemake.log[0]):
     write_learning_curves(

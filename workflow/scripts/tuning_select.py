@@ -1,7 +1,7 @@
-"""Snakemake script of checkpoint tuning_select: adamix.tuning.write_selection."""
+"""Snakemake script of checkpoint tuning_select: adamix.report.tuning.write_selection."""
 
 from adamix.joblog import job_log
-from adamix.tuning import write_selection
+from adamix.report.tuning import write_selection
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

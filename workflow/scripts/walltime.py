@@ -1,8 +1,8 @@
 """Snakemake script of rule walltime: one experiment's fine-tuning seconds.
 
-adamix.figures.write_walltime; the rule names its params after the arguments."""
+adamix.report.figures.write_walltime; the rule names its params after the arguments."""
 
-from adamix.figures import write_walltime
+from adamix.report.figures import write_walltime
 from adamix.joblog import job_log
 
 with job_log(snakemake.log[0]):

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adamix.config import dataset_of
-from adamix.metrics import load_metrics, load_reference, read_metrics, write_metrics
-from adamix.paper import applies, paper_rer, paper_seconds
-from adamix.stats import describe
+from adamix.plan.config import dataset_of
+from adamix.report.metrics import load_metrics, load_reference, read_metrics, write_metrics
+from adamix.report.paper import applies, paper_rer, paper_seconds
+from adamix.report.stats import describe
 
 JOB = ["dataset", "reading", "weight_rule", "bias_rule", "size", "seed"]  # one fine-tuning job
 BASELINE = "Cons+Cons"  # the paper's reference run
@@ -238,7 +238,7 @@ def write_reference_table(
     inputs: Iterable[str | Path], reference: str | Path, out: Mapping, epoch: int
 ) -> pd.DataFrame:
     """reference_table of our gathered metrics `inputs` against the published reference
-    (adamix.metrics.write_reference), as CSV, Markdown and HTML (rule compare_reference)."""
+    (adamix.report.metrics.write_reference), as CSV, Markdown and HTML (rule compare_reference)."""
     ours = load_metrics(inputs)
     table = reference_table(ours, load_reference(reference), epoch)
     judged = table[table["within_published_ci"] != ""]

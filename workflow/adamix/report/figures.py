@@ -18,10 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from adamix.metrics import load_metrics
-from adamix.paper import applies, paper_rer, paper_seconds
-from adamix.stats import t_interval
-from adamix.tables import BASELINE, select_experiment, walltime_per_seed, write_walltime_table
+from adamix.report.metrics import load_metrics
+from adamix.report.paper import applies, paper_rer, paper_seconds
+from adamix.report.stats import t_interval
+from adamix.report.tables import BASELINE, select_experiment, walltime_per_seed, write_walltime_table
 
 DPI = 120
 PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI
@@ -63,7 +63,7 @@ def experiment_figure(
     line per run (per data size in exp5): mean over seeds with a 95% t-CI band, dots at
     epochs 5, 10, ..., and the paper's epoch-50 value as a star of the line's colour at
     epoch 50 (at our last epoch when we ran fewer). One panel per reading.
-    `df`: per-epoch metrics of any jobs (adamix.metrics.load_metrics)."""
+    `df`: per-epoch metrics of any jobs (adamix.report.metrics.load_metrics)."""
     label = _line_label(experiment)
     data = select_experiment(df, experiment)
     last = math.inf if epoch is None else epoch
@@ -202,7 +202,7 @@ def write_walltime(
 ) -> None:
     """The wall times of one experiment from its per-job metrics files `inputs` (and the
     controlled timing's parquet `timing`, rule timing): the table
-    (adamix.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG (rule
+    (adamix.report.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG (rule
     walltime; `out`: their paths, keys png, csv, md, html)."""
     inputs = list(inputs)
     metrics = load_metrics(inputs)

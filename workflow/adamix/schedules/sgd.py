@@ -6,7 +6,7 @@ groups, "weight" and "bias", to their rules (optax's ``multi_transform`` idea), 
 paper's method AdaMix+Power is ``build_optimizer(weights, biases, "AdaMix", "Power", ...)``.
 
 Each rule is one small specification registered under its name in ``RULES`` (the
-built-in ones in adamix.rules); the optimizer knows no rule by name. A ``ScalarRule``
+built-in ones in adamix.schedules.builtin); the optimizer knows no rule by name. A ``ScalarRule``
 gives one rate shared by the whole group, a function of the step; an ``AdaptiveRule``
 gives one rate per element, c(t) * factor, from per-parameter state; a ``TorchRule`` is
 one of torch.optim's optimizers. A user's own rule is any of these, registered with
@@ -29,7 +29,7 @@ The readings of the paper's ambiguities (docs/paper.md) are arguments, defaults 
 
 A step allocates nothing and never synchronises with the device. It is memory-bound, so
 an adaptive rule runs, like torch's own optimizers, on one of two paths (``fused``): on
-the CPU, loops compiled by numba (``adamix.fused``) that read and write every element
+the CPU, loops compiled by numba (``adamix.schedules.fused``) that read and write every element
 once; elsewhere (a GPU) ``torch._foreach_*`` multi-tensor ops, in place, each rule making
 as few passes as its formula allows. Both compute the same float operations in the same
 order (tests/test_schedules.py compares them bit for bit).
@@ -51,12 +51,12 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from adamix.settings import SETTINGS, TRAINING
+from adamix.plan.settings import SETTINGS, TRAINING
 
 TIMINGS = ("current", "lagged")
 ADADEC_FORMS = ("paper", "decaying")
 T_UNITS = ("step", "epoch")
-# What a rule may read (``reads``): the optimizer's hyperparameters of adamix.settings.
+# What a rule may read (``reads``): the optimizer's hyperparameters of adamix.plan.settings.
 READABLE = ("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale")
 
 __all__ = [
@@ -276,7 +276,7 @@ def load_plugin(entry: str) -> tuple[str, ...]:
 
 def settings_read(run: str) -> tuple[str, ...]:
     """The fine-tuning settings a Weight+Bias run's result depends on: those every run
-    reads (adamix.settings.TRAINING) and those its two rules declare in ``reads``."""
+    reads (adamix.plan.settings.TRAINING) and those its two rules declare in ``reads``."""
     weight, bias = run.split("+")
     read = {*TRAINING, *get_rule(weight).reads, *get_rule(bias).reads}
     return tuple(name for name in SETTINGS if name in read)
@@ -546,15 +546,15 @@ class ScheduledSGD(Optimizer):
 
 @functools.cache
 def _fused_kernels():
-    """The adamix.fused module, imported on first use (numba takes ~0.3 s to import);
+    """The adamix.schedules.fused module, imported on first use (numba takes ~0.3 s to import);
     None where numba is not installed."""
     try:
-        from adamix import fused
+        from adamix.schedules import fused
     except ImportError:
         return None
     return fused
 
 
-# The built-in rules register themselves (adamix.rules); imported last, as they use the
+# The built-in rules register themselves (adamix.schedules.builtin); imported last, as they use the
 # kinds above.
-from adamix import rules as _builtin  # noqa: E402, F401
+from adamix.schedules import builtin as _builtin  # noqa: E402, F401

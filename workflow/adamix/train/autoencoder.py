@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from adamix.rbm import RBM
+from adamix.train.rbm import RBM
 
 
 def unroll(rbms: list[RBM]) -> nn.Sequential:

@@ -2,7 +2,7 @@
 baseline), each judged per experiment that repeats the claim's figure (on
 each data set) and per reading, on our final-epoch results: holds, does not hold,
 inconclusive or not run, with the numbers behind the verdict and the rule that decides it
-(adamix.stats)."""
+(adamix.report.stats)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adamix.config import dataset_of
-from adamix.metrics import load_metrics
-from adamix.stats import (
+from adamix.plan.config import dataset_of
+from adamix.report.metrics import load_metrics
+from adamix.report.stats import (
     FAILS,
     HOLDS,
     HUGE,
@@ -29,8 +29,8 @@ from adamix.stats import (
     lower,
     paired,
 )
-from adamix.tables import BASELINE, final_rows, select_experiment, write_table
-from adamix.tuning import base_reading
+from adamix.report.tables import BASELINE, final_rows, select_experiment, write_table
+from adamix.report.tuning import base_reading
 
 FAR = 2.0  # claim 3: "much worse" = more than twice the RER
 CLOSE = 0.10  # claim 3: "close" = within 10% of Cons+Cons's RER
@@ -326,7 +326,7 @@ def _verdict(claim: Claim, group: pd.DataFrame, index: str = "seed") -> dict:
 
 def _judge_tuned(final: pd.DataFrame) -> list[dict]:
     """Claim 7 per reading, on the tuned runs' metrics (rule tuning_metrics: readings named
-    by adamix.tuning.tuning_reading, one rate per run)."""
+    by adamix.report.tuning.tuning_reading, one rate per run)."""
     claim = TUNED
     base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule,
             "experiment": "tuning"}  # fmt: skip

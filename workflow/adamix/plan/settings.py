@@ -3,7 +3,7 @@ ambiguities, listed once.
 
 ``FinetuneSettings`` is what config.yaml's ``finetune`` block (merged with a reading's
 overrides) becomes. The same object gives the optimizer's arguments (``rule_arguments``),
-the key columns of the metrics parquet (adamix.metrics) and the identity of a resume
+the key columns of the metrics parquet (adamix.report.metrics) and the identity of a resume
 state (adamix.train); the config schema's ``finetune`` block must agree with its fields
 (tests/test_config.py checks names, defaults and choices). No torch here.
 """

@@ -1,7 +1,7 @@
 """Statistics of the reproduction: 95% Student-t intervals over seeds, and the per-seed
 comparison of two runs with its verdict (holds, does not hold, inconclusive).
 
-numpy and pandas only; adamix.claims applies these to the paper's claims.
+numpy and pandas only; adamix.report.claims applies these to the paper's claims.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def t_quantile_975(df: int) -> float:
 
 def t_interval(values: Iterable[float]) -> tuple[float, float]:
     """95% confidence interval of the mean of the finite values (Student's t); NaN with
-    fewer than two. Also seaborn's `errorbar` in adamix.figures, so bands match tables."""
+    fewer than two. Also seaborn's `errorbar` in adamix.report.figures, so bands match tables."""
     x = np.asarray(list(values), dtype=float)
     x = x[np.isfinite(x)]
     if x.size < 2:

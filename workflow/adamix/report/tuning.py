@@ -21,10 +21,10 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
-from adamix.figures import experiment_figure, save_figure
-from adamix.metrics import load_metrics
-from adamix.stats import describe, direction, paired
-from adamix.tables import final_rows, write_table
+from adamix.report.figures import experiment_figure, save_figure
+from adamix.report.metrics import load_metrics
+from adamix.report.stats import describe, direction, paired
+from adamix.report.tables import final_rows, write_table
 
 # What the selection reads of a search job's metrics: no test column.
 SEARCH_COLUMNS = ["epoch", "val_rer_sse", "diverged"]
@@ -110,7 +110,7 @@ def tuned_table(df: pd.DataFrame, selected: pd.DataFrame, epoch: int) -> pd.Data
     """Per reading and tuned run: its chosen rate, our test RER at `epoch` over seeds (mean,
     95% t-CI, diverged seeds left out), its rank within the reading (1: lowest mean), and
     the per-seed difference to tuned AdaMix+Power (mean, 95% t-CI) with its direction:
-    "lower", "higher" or "unclear" (adamix.stats.direction). Then the one-shot rows (choice
+    "lower", "higher" or "unclear" (adamix.report.stats.direction). Then the one-shot rows (choice
     "library"): each modern run at its library's default rate, unranked, compared with
     tuned AdaMix+Power alike. `df`: the rerun jobs' metrics, their `reading` the tuning
     reading of their rate (tuning_reading) or the one-shot name (oneshot_reading)."""

@@ -2,7 +2,7 @@
 
 No torch here: aggregation (tables, figures, the write-up) reads metrics without loading a
 deep-learning framework. RER is recorded on two scales (see
-``adamix.autoencoder.reconstruction_error``): ``rer_sse``, the per-image sum of squared
+``adamix.train.autoencoder.reconstruction_error``): ``rer_sse``, the per-image sum of squared
 errors over the pixels (the paper's scale), and ``rer_mse`` (= rer_sse / pixels).
 """
 
@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adamix.atomic import atomic
-from adamix.settings import FinetuneSettings
+from adamix.plan.settings import FinetuneSettings
 
-# The columns that identify a job: its keys, then every setting of adamix.settings.
+# The columns that identify a job: its keys, then every setting of adamix.plan.settings.
 JOB_FIELDS = [
     pa.field("dataset", pa.string(), nullable=False),  # a key of the config's datasets
     pa.field("reading", pa.string(), nullable=False),  # name of the ambiguity reading
@@ -74,7 +74,7 @@ def read_metrics(paths: Iterable[str | Path]) -> pa.Table:
         table = pq.ParquetFile(path).read()
         if not table.schema.equals(FINETUNE_SCHEMA):  # field metadata is not compared
             raise ValueError(
-                f"{path}: not the schema of adamix.metrics.FINETUNE_SCHEMA "
+                f"{path}: not the schema of adamix.report.metrics.FINETUNE_SCHEMA "
                 f"({_schema_difference(table.schema)})"
             )
         tables.append(table)
@@ -122,7 +122,7 @@ REFERENCE_VALUES = ["epoch", "train_rer_sse", "test_rer_sse", "val_rer_sse", "cu
 def write_reference(inputs: Iterable[str | Path], out: str | Path) -> pd.DataFrame:
     """The compact per-epoch metrics of a run (gathered parquets `inputs`: every cell, as
     the tables read them), each (cell, seed, epoch) once, written atomically to `out`: the
-    reference a later run is compared with (rule publish; adamix.tables.reference_table)."""
+    reference a later run is compared with (rule publish; adamix.report.tables.reference_table)."""
     df = load_metrics(inputs)
     df = df[[*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"]]
     df = df.drop_duplicates([*REFERENCE_KEYS, "epoch"]).reset_index(drop=True)
@@ -142,5 +142,5 @@ def load_reference(path: str | Path) -> pd.DataFrame:
         )
     df = pd.read_parquet(path)
     if missing := [c for c in [*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"] if c not in df]:
-        raise ValueError(f"{path}: not a reference of adamix.metrics (missing {missing})")
+        raise ValueError(f"{path}: not a reference of adamix.report.metrics (missing {missing})")
     return df

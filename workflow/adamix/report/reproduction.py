@@ -20,9 +20,9 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from adamix.config import dataset_of, pretrained, walltime_experiments
-from adamix.paper import paper_results
-from adamix.tables import BASELINE, JOB
+from adamix.plan.config import dataset_of, pretrained, walltime_experiments
+from adamix.report.paper import paper_results
+from adamix.report.tables import BASELINE, JOB
 
 DEFAULT = "default"  # the paper's literal reading, first in the headline
 # The readings the headline shows side by side: the literal one and the one that reads the
@@ -167,7 +167,7 @@ def setup_section(metrics: pd.DataFrame, pretrain: pd.DataFrame, config: dict) -
     devices = pd.concat([metrics, pretrain])[["device", "device_name"]]
     devices = devices.assign(device=devices["device"].str.split(":").str[0]).drop_duplicates()
     device_list = ", ".join(f"`{d.device}` ({d.device_name})" for d in devices.itertuples())
-    # A cell that reuses another reading's job (adamix.tables.gather_metrics) has that job's
+    # A cell that reuses another reading's job (adamix.report.tables.gather_metrics) has that job's
     # rows, finish times included: each job counts once.
     own = metrics.drop_duplicates(
         ["dataset", "weight_rule", "bias_rule", "size", "seed", "epoch", "finished_at"]
@@ -756,7 +756,7 @@ def write_reproduction(
 
 README_START = (
     "<!-- headline: copied from docs/reproduction.md by"
-    " `python -m adamix.reproduction --readme README.md` -->"
+    " `python -m adamix.report.reproduction --readme README.md` -->"
 )
 README_END = "<!-- headline end -->"
 

@@ -22,7 +22,7 @@ import inspect
 import torch
 from torch import Tensor
 
-from adamix.schedules import RULES, AdaptiveRule, ScalarRule, TorchRule, register, schedule_time
+from adamix.schedules.sgd import RULES, AdaptiveRule, ScalarRule, TorchRule, register, schedule_time
 
 # --- the paper's scalar rules: tiny pure functions of the step (optax style) -------------
 
@@ -52,7 +52,7 @@ register(ScalarRule("Power", power, reads=("lr", "q", "t_unit"), doc="eta0 (1 + 
 #   AdaMix   c = 1      factor alpha(t)                           state "alpha"     eq. 16
 # The factor is kept only where the state cannot give it back (AdaMix's alpha, AdaDec
 # "paper", which forgets g(t-1)); every tensor kept is one more pass over memory per step.
-# The fused kernels (adamix.fused) take the scalars in the tensors' dtype, as torch's ops
+# The fused kernels (adamix.schedules.fused) take the scalars in the tensors' dtype, as torch's ops
 # round them.
 
 

@@ -17,7 +17,7 @@ import torch
 
 from adamix.atomic import atomic
 from adamix.data import load_subset
-from adamix.devices import device_name, pixels, setup_job
+from adamix.train.devices import device_name, pixels, setup_job
 
 # A layer checkpoint is a plain state dict: W (n_visible, n_hidden), hbias, vbias.
 RBM = dict[str, torch.Tensor]
@@ -237,7 +237,7 @@ def pretrain_job(
     """Rule pretrain_layer: train one layer on a subset file, above the layer checkpoints
     ``lower``; write its checkpoint and its per-epoch reconstruction errors (parquet; no
     rows with 0 epochs: the layer keeps its random initial weights). ``reading``: the
-    reading whose pre-training settings these are (adamix.config.pretrain_reading)."""
+    reading whose pre-training settings these are (adamix.plan.config.pretrain_reading)."""
     device = setup_job(device, threads)
     images = pixels(load_subset(subset)["train_images"], device)
     below = [{k: v.to(device) for k, v in load_layer(path).items()} for path in lower]

@@ -1,0 +1,1 @@
+"""The study's plan: config, settings, cells and paths (no torch)."""

@@ -1,0 +1,1 @@
+"""Aggregation: metrics, statistics, claims, tables, figures and the write-up (no torch)."""

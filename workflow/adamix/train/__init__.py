@@ -1,0 +1,4 @@
+"""Training: RBM pre-training, the unrolled autoencoder and its fine-tuning."""
+
+from adamix.train.finetune import *  # noqa: F403  (skeleton; split follows)
+from adamix.train.finetune import GraphedSteps, _save_state, digest, finetune, finetune_job, train_epoch  # noqa: F401
