@@ -51,13 +51,13 @@ import torch
 from torch import nn
 
 from adamix.atomic import atomic
-from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.data import load_subset
+from adamix.plan.settings import FinetuneSettings
+from adamix.schedules import RULES, build_optimizer
+from adamix.train import GraphedSteps, _save_state, train_epoch
+from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.train.devices import device_name, pixels, setup_job
 from adamix.train.rbm import init_rbm, load_layer, train_rbm
-from adamix.schedules import RULES, build_optimizer
-from adamix.plan.settings import FinetuneSettings
-from adamix.train import GraphedSteps, _save_state, train_epoch
 
 ENCODER = (784, 1000, 500, 250, 30)
 SIZES = ENCODER + ENCODER[-2::-1]  # the unrolled autoencoder

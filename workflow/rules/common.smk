@@ -26,7 +26,7 @@ from adamix.plan.config import (
     walltime_experiments,
 )
 from adamix.schedules import RULES, load_plugin, settings_read
-from adamix.report.tuning import oneshot_reading, tuning_reading
+from adamix.plan.cells import oneshot_reading, tuning_reading
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
 # (`seeds=[0]`, `finetune={epochs: 3}`) as strings: read them as the schema types them.

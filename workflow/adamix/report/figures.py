@@ -21,7 +21,12 @@ from matplotlib.ticker import MaxNLocator
 from adamix.report.metrics import load_metrics
 from adamix.report.paper import applies, paper_rer, paper_seconds
 from adamix.report.stats import t_interval
-from adamix.report.tables import BASELINE, select_experiment, walltime_per_seed, write_walltime_table
+from adamix.report.tables import (
+    BASELINE,
+    select_experiment,
+    walltime_per_seed,
+    write_walltime_table,
+)
 
 DPI = 120
 PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI

@@ -16,7 +16,11 @@ from adamix.plan.config import dataset_of
 
 @functools.cache
 def _load() -> dict:
-    text = resources.files("adamix").joinpath("report", "paper_results.yaml").read_text(encoding="utf-8")
+    text = (
+        resources.files("adamix")
+        .joinpath("report", "paper_results.yaml")
+        .read_text(encoding="utf-8")
+    )
     return yaml.safe_load(text)
 
 

@@ -21,6 +21,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
+from adamix.plan.cells import oneshot_reading, tuning_reading  # noqa: F401
 from adamix.report.figures import experiment_figure, save_figure
 from adamix.report.metrics import load_metrics
 from adamix.report.stats import describe, direction, paired
@@ -31,17 +32,6 @@ SEARCH_COLUMNS = ["epoch", "val_rer_sse", "diverged"]
 REFERENCE = "AdaMix+Power"  # the paper's proposal: every tuned run is compared with it
 
 log = logging.getLogger(__name__)
-
-
-def tuning_reading(reading: str, rate: float) -> str:
-    """The name of `reading` with the initial rate `rate`: default~lr0.003."""
-    return f"{reading}~lr{rate:g}"
-
-
-def oneshot_reading(reading: str) -> str:
-    """The name of the one-shot cells of `reading`: each modern run at its library's
-    default rate, untuned (default~library)."""
-    return f"{reading}~library"
 
 
 def search_results(inputs: Sequence[str | Path], cells: Sequence, epoch: int) -> pd.DataFrame:

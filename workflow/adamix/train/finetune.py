@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from adamix.atomic import atomic
-from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.data import load_subset
-from adamix.train.devices import device_name, pixels, setup_job
-from adamix.report.metrics import write_metrics
-from adamix.train.rbm import load_layer
-from adamix.schedules import build_optimizer, load_plugin
 from adamix.plan.settings import FinetuneSettings
+from adamix.report.metrics import write_metrics
+from adamix.schedules import build_optimizer, load_plugin
+from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
+from adamix.train.devices import device_name, pixels, setup_job
+from adamix.train.rbm import load_layer
 
 # The form of a resume state; a state of another form is ignored (the job starts over).
 # 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.schedules.fused).
