@@ -11,8 +11,8 @@ import torch
 
 from adamix.atomic import atomic
 from adamix.joblog import job_log
-from adamix.train.rbm import init_rbm, load_layer
 from adamix.train import finetune_job
+from adamix.train.rbm import init_rbm, load_layer
 
 
 def test_a_failing_job_writes_its_traceback_into_its_log(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from adamix import schedules
-from adamix.schedules.builtin import BUILTIN_RULES, MODERN_RULES, PAPER_RULES
+from adamix.plan.settings import SETTINGS, TRAINING
 from adamix.schedules import (
     READABLE,
     RULES,
@@ -25,7 +25,7 @@ from adamix.schedules import (
     register,
     settings_read,
 )
-from adamix.plan.settings import SETTINGS, TRAINING
+from adamix.schedules.builtin import BUILTIN_RULES, MODERN_RULES, PAPER_RULES
 from conftest import REPO
 
 sqrt = math.sqrt

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
+from adamix.train import digest, finetune
 from adamix.train.autoencoder import unroll
 from adamix.train.rbm import init_rbm
-from adamix.train import digest, finetune
 
 SETTINGS = {
     "epochs": 3,

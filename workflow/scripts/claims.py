@@ -2,8 +2,8 @@
 
 adamix.report.claims.write_claims; the rule names its params after the arguments."""
 
-from adamix.report.claims import write_claims
 from adamix.joblog import job_log
+from adamix.report.claims import write_claims
 
 with job_log(snakemake.log[0]):
     write_claims(

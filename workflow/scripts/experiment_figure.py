@@ -2,8 +2,8 @@
 
 adamix.report.figures.write_experiment_figure; the rule names its params after the arguments."""
 
-from adamix.report.figures import write_experiment_figure
 from adamix.joblog import job_log
+from adamix.report.figures import write_experiment_figure
 
 with job_log(snakemake.log[0]):
     write_experiment_figure(

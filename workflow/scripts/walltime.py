@@ -2,8 +2,8 @@
 
 adamix.report.figures.write_walltime; the rule names its params after the arguments."""
 
-from adamix.report.figures import write_walltime
 from adamix.joblog import job_log
+from adamix.report.figures import write_walltime
 
 with job_log(snakemake.log[0]):
     write_walltime(
