@@ -21,4 +21,4 @@ include: "workflow/rules/tuning.smk"
 
 rule all:
     input:
-        all_targets(),
+        PLAN.all_targets(),

@@ -48,8 +48,9 @@ def test_flop_counts():
 def test_time_training_steps_times_every_cell_once_per_round_on_its_own_copy():
     import torch
 
-    from adamix.bench import autoencoder, images, time_training_steps
+    from adamix.bench import autoencoder, images
     from adamix.plan.settings import FinetuneSettings
+    from adamix.train.step_timing import time_training_steps
 
     model = autoencoder("cpu")
     before = [p.detach().clone() for p in model.parameters()]

@@ -242,7 +242,7 @@ def test_write_claims(tmp_path):
 
 
 def timing(adamix_ms, others_ms=(10.0, 12.0), rounds=5, reading="default"):
-    """Seconds per step of claim 2's runs and Cons+Cons per round, as rule timing writes
+    """Seconds per step of claim 2's runs and Cons+Cons per round, as rule step_timing writes
     them: a load shared by the runs of a round (rounds pair the runs), a little noise."""
     rng = np.random.default_rng(0)
     rows = []

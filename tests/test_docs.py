@@ -1,5 +1,5 @@
 """The repository stands on its own: its spec (docs/paper.md) is inside it, and agrees with
-the numbers and checksums the code uses."""
+the numbers the code uses and the checksums of config.yaml (their one place)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import subprocess
 
 import yaml
 
-from adamix.data import FASHION_DEB, FASHION_FILES, MNIST_FILES
 from adamix.report.paper import paper_results
 from conftest import REPO
 
@@ -20,6 +19,7 @@ def test_nothing_points_outside_the_repository():
         ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
     texts = [p for p in tracked if p.endswith((".md", ".py", ".yaml", ".smk", ".rst", ".toml"))]
+    texts = [p for p in texts if (REPO / p).is_file()]  # not those deleted since the commit
     assert texts, "no tracked files found"
     for path in texts:
         text = (REPO / path).read_text(encoding="utf-8")
@@ -50,10 +50,8 @@ def test_the_spec_shows_the_checksums_the_download_checks():
     spec = SPEC.read_text(encoding="utf-8")
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     datasets = config["datasets"]
-    assert datasets["mnist"]["files"] == MNIST_FILES
-    assert datasets["fashion"]["files"] == FASHION_FILES
-    assert datasets["fashion"]["offline"] == FASHION_DEB
-    for files in (MNIST_FILES, FASHION_FILES, FASHION_DEB["files"]):
+    fashion = datasets["fashion"]
+    for files in (datasets["mnist"]["files"], fashion["files"], fashion["offline"]["files"]):
         for name, sha256 in files.items():
             assert re.search(rf"\| {re.escape(name)} \| {sha256} \|", spec), name
     for source in datasets.values():

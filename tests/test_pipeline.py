@@ -90,14 +90,28 @@ def test_a_pretraining_reading_starts_from_its_own_layers(pipeline):
         errors = pd.read_parquet(folder / f"layer{k}.parquet")
         assert errors.empty and {"epoch", "recon_sse", "reading"} <= set(errors.columns)
     table = pd.read_csv(pipeline / "results/tables/exp2.csv").set_index(["reading", "run"])
-    for run in ("Cons+None", "Cons+Cons", "None+Cons"):
+    runs = ("Cons+None", "Cons+Cons", "None+Cons")
+    for run in runs:
         untrained = table.loc[("pretrain_epochs-0", run), "rer_mean"]
         assert untrained != table.loc[("default", run), "rer_mean"]
-    # no pre-training: the untrained net reconstructs far worse after 2 epochs
-    assert (
-        table.loc[("pretrain_epochs-0", "Cons+Cons"), "rer_mean"]
-        > table.loc[("default", "Cons+Cons"), "rer_mean"]
-    )
+    # The error before any fine-tuning step (epoch 0) is that of the starting layers: the
+    # same for a reading's three runs, another for the other reading. Which start is the
+    # better one is not asserted: 2 pre-training epochs on 600 images need not beat the
+    # random initial weights (on the tiny config they did not: 65.4 against 54.2).
+    start = {
+        reading: [
+            pd.read_parquet(
+                pipeline / f"results/finetune/mnist/{reading}/0.01/{run}/seed0/metrics.parquet"
+            )
+            .set_index("epoch")
+            .loc[0, "test_rer_sse"]
+            for run in runs
+        ]
+        for reading in ("default", "pretrain_epochs-0")
+    }
+    for reading, errors in start.items():
+        assert errors == pytest.approx([errors[0]] * len(runs), rel=1e-9), reading
+    assert start["pretrain_epochs-0"][0] != pytest.approx(start["default"][0], rel=1e-6)
 
 
 def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
@@ -216,7 +230,7 @@ def test_finetune_is_deterministic_and_resumes_after_sigkill(pipeline, tmp_path)
     ]
     job = subprocess.Popen(cmd, cwd=workdir, start_new_session=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a slow or busy machine; left as the state appears
     while not state.exists() and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     os.killpg(job.pid, signal.SIGKILL)

@@ -1,10 +1,12 @@
 """The write-up (results/reproduction/, published to docs/): rendered by the real pipeline
-from its own tables, and by adamix.report.reproduction on hand-made tables whose answers are known."""
+from its own tables, and by adamix.report.writeup (its prose in adamix/report/templates/) on
+hand-made tables whose answers are known."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ import yaml
 from PIL import Image
 from test_tables import metrics
 
-from adamix.report import claims, reproduction, tables
+from adamix.report import claims, sections, tables, writeup
 from conftest import REPO, TEST_CONFIG, copy_workflow, snakemake
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -214,9 +216,10 @@ def tiny_config(size: float) -> dict:
     }  # fmt: skip
 
 
-def tiny_results(tmp_path, config: dict):
+def tiny_results(tmp_path, config: dict) -> dict:
     """results/ as the pipeline writes it, from synthetic metrics (test_tables.metrics):
-    fine-tuning rows finish at 1.7e9 + 2 s, pre-training epochs start at 1.7e9 - 105 s."""
+    fine-tuning rows finish at 1.7e9 + 2 s, pre-training epochs start at 1.7e9 - 105 s.
+    Returns the named inputs rule reproduction_doc would hand the write-up (no tuning)."""
     size = config["data"]["sizes"][0]
     runs = {(run, size): [8.0, 8.2] for run in dict.fromkeys(EXP1 + EXP2)}
     df = pd.concat(
@@ -224,39 +227,47 @@ def tiny_results(tmp_path, config: dict):
         ignore_index=True,
     )
     results = tmp_path / "results"
-    for folder in ("tables", "figures"):
+    for folder in ("tables", "figures", "pretrain"):
         (results / folder).mkdir(parents=True)
-    df.to_parquet(results / "metrics.parquet")
+    inputs = {
+        "experiment_tables": [], "walltime_tables": [], "figures": [], "others": [],
+        "pretrain": [], "metrics": results / "metrics.parquet",
+        "claims": results / "tables/claims.csv", "tuning": results / "tables/tuning.csv",
+        "discussion": tmp_path / "missing.md",
+    }  # fmt: skip
+    df.to_parquet(inputs["metrics"])
     for name, exp in config["experiments"].items():
+        inputs["experiment_tables"].append(results / f"tables/{name}.csv")
         tables.experiment_table(df, name, exp, epoch=2).to_csv(
-            results / f"tables/{name}.csv", index=False
+            inputs["experiment_tables"][-1], index=False
         )
-        Image.new("RGB", (20, 10), "white").save(results / f"figures/{name}.png")
+        inputs["figures"].append(results / f"figures/{name}.png")
+        Image.new("RGB", (20, 10), "white").save(inputs["figures"][-1])
         if exp.get("walltime"):
-            Image.new("RGB", (20, 10), "white").save(results / f"figures/{name}_walltime.png")
+            inputs["figures"].append(results / f"figures/{name}_walltime.png")
+            Image.new("RGB", (20, 10), "white").save(inputs["figures"][-1])
+            inputs["walltime_tables"].append(results / f"tables/{name}_walltime.csv")
             walltime = tables.walltime_table(df, name, exp, epoch=2)
-            walltime.to_csv(results / f"tables/{name}_walltime.csv", index=False)
-    claims.claims_table(df, config["experiments"], epoch=2).to_csv(
-        results / "tables/claims.csv", index=False
-    )
-    for path in reproduction.pretrain_paths(results, config):
-        path.parent.mkdir(parents=True, exist_ok=True)
+            walltime.to_csv(inputs["walltime_tables"][-1], index=False)
+    claims.claims_table(df, config["experiments"], epoch=2).to_csv(inputs["claims"], index=False)
+    # the pre-training errors of every seed and layer (the write-up reads the files it is
+    # given, whatever their names)
+    layers = range(1, len(config["model"]["layers"]))
+    for seed, layer in [(seed, layer) for seed in config["seeds"] for layer in layers]:
+        inputs["pretrain"].append(results / f"pretrain/seed{seed}_layer{layer}.parquet")
         pd.DataFrame(
-            {"layer": [int(path.stem[-1])], "epoch": [1], "recon_sse": [1.0], "seconds": [5.0],
-             "finished_at": [1.7e9 - 100], "dataset": ["mnist"], "reading": [path.parts[-4]],
-             "size": [size],
-             "seed": [int(path.parent.name[4:])], "device": ["cpu"], "device_name": ["test CPU"]}
-        ).to_parquet(path)  # fmt: skip
-    return results
+            {"layer": [layer], "epoch": [1], "recon_sse": [1.0], "seconds": [5.0],
+             "finished_at": [1.7e9 - 100], "dataset": ["mnist"], "reading": ["default"],
+             "size": [size], "seed": [seed], "device": ["cpu"], "device_name": ["test CPU"]}
+        ).to_parquet(inputs["pretrain"][-1])  # fmt: skip
+    return inputs
 
 
 def render(tmp_path, size: float, config: dict | None = None) -> str:
     config = config or tiny_config(size)
-    results = tiny_results(tmp_path, config)
+    inputs = tiny_results(tmp_path, config)
     out = tmp_path / "docs" / "reproduction.md"
-    reproduction.write_reproduction(
-        config, results, out, tmp_path / "docs/figures", tmp_path / "missing.md"
-    )
+    writeup.write_reproduction(config, inputs, out, tmp_path / "docs/figures")
     return out.read_text(encoding="utf-8")
 
 
@@ -312,8 +323,6 @@ def test_wall_times_of_the_experiments_that_ask_for_them(tmp_path):
     config["experiments"]["exp1"].pop("walltime")
     config["experiments"]["mine"] = {"runs": EXP2, "sizes": [0.1], "readings": ["default"],
                                      "walltime": True}  # fmt: skip
-    names = reproduction.figure_names(config["experiments"])
-    assert names == ["exp1", "exp2", "mine", "mine_walltime"]
     text = render(tmp_path / "mine", 0.1, config)
     assert "## Wall time (experiment 1)" not in text
     assert "### Experiment mine: Cons+None, Cons+Cons, None+Cons\n" in text
@@ -325,50 +334,60 @@ def test_wall_times_of_the_experiments_that_ask_for_them(tmp_path):
     ]  # fmt: skip
 
 
+def test_the_write_up_reads_its_named_inputs_only(tmp_path):
+    """Snakemake's `input` (attributes) as well as a mapping; a figure the rule does not
+    hand over is an error that names it, not a path guessed under results/."""
+    config = tiny_config(0.1)
+    inputs = tiny_results(tmp_path, config)
+    texts = []
+    for i, given in enumerate([inputs, SimpleNamespace(**inputs)]):
+        out = tmp_path / f"doc{i}" / "reproduction.md"
+        writeup.write_reproduction(config, given, out, out.parent / "figures")
+        texts.append(out.read_text(encoding="utf-8"))
+    assert texts[0] == texts[1] and "### Experiment 2 (figure 5)" in texts[0]
+    inputs["figures"] = [f for f in inputs["figures"] if f.stem != "exp2"]
+    with pytest.raises(ValueError, match=r"no figure exp2\.png among the inputs `figures`"):
+        writeup.write_reproduction(config, inputs, out, out.parent / "figures")
+
+
 def test_large_figure_is_saved_smaller(tmp_path):
     noise = np.random.default_rng(0).integers(0, 256, (600, 1000, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "big.png")
     assert (tmp_path / "big.png").stat().st_size > 1_000_000
-    reproduction.copy_figure(tmp_path / "big.png", tmp_path / "small.png")
-    assert (tmp_path / "small.png").stat().st_size <= reproduction.MAX_PNG_BYTES
+    writeup.copy_figure(tmp_path / "big.png", tmp_path / "small.png")
+    assert (tmp_path / "small.png").stat().st_size <= writeup.MAX_PNG_BYTES
     assert Image.open(tmp_path / "small.png").width < 1000
 
 
 def test_discussion_quotes_the_tables_through_placeholders(tmp_path):
     config = tiny_config(0.1)
-    results = tiny_results(tmp_path, config)
+    inputs = tiny_results(tmp_path, config) | {"discussion": tmp_path / "discussion.md"}
     (tmp_path / "discussion.md").write_text(
         "AdaMix: {{exp1:g_scale-mean:AdaMix+Power}}, at 0.1: {{ exp2:default:None+Cons:0.1 }},"
         " at 0.3 (not run): {{exp2:default:None+Cons:0.3}}."
     )
     out = tmp_path / "docs" / "reproduction.md"
-    reproduction.write_reproduction(
-        config, results, out, tmp_path / "docs/figures", tmp_path / "discussion.md"
-    )
+    writeup.write_reproduction(config, inputs, out, tmp_path / "docs/figures")
     # seeds 8.1 and 8.3 under g_scale-mean, 8.0 and 8.2 under default; 0.3 was not run
     assert "AdaMix: 8.20, at 0.1: 8.10, at 0.3 (not run): –." in out.read_text()
 
     (tmp_path / "discussion.md").write_text("{{exp2:default:AdaMix+Power}}")  # not in exp2
     with pytest.raises(ValueError, match=r"\{\{exp2:default:AdaMix\+Power\}\} names no run"):
-        reproduction.write_reproduction(
-            config, results, out, tmp_path / "docs/figures", tmp_path / "discussion.md"
-        )
+        writeup.write_reproduction(config, inputs, out, tmp_path / "docs/figures")
 
 
 def test_readme_headline_is_the_documents(tmp_path):
     """README.md shows the headline of the committed docs/reproduction.md, as copied by
-    `python -m adamix.report.reproduction --readme README.md`; and the copy replaces a stale one."""
+    `python -m adamix.report.writeup --readme README.md`; and the copy replaces a stale one."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     doc = (REPO / "docs" / "reproduction.md").read_text(encoding="utf-8")
-    start = readme.index(reproduction.README_START) + len(reproduction.README_START)
-    assert readme[start : readme.index(reproduction.README_END)].strip() == (
-        reproduction.headline_of(doc)
-    )
+    start = readme.index(writeup.README_START) + len(writeup.README_START)
+    assert readme[start : readme.index(writeup.README_END)].strip() == writeup.headline_of(doc)
     stale = tmp_path / "README.md"
-    stale.write_text(f"# x\n{reproduction.README_START}\nold\n{reproduction.README_END}\nend\n")
-    reproduction.update_readme(stale, REPO / "docs" / "reproduction.md")
+    stale.write_text(f"# x\n{writeup.README_START}\nold\n{writeup.README_END}\nend\n")
+    writeup.update_readme(stale, REPO / "docs" / "reproduction.md")
     text = stale.read_text()
-    assert "old" not in text and reproduction.headline_of(doc) in text and text.endswith("end\n")
+    assert "old" not in text and writeup.headline_of(doc) in text and text.endswith("end\n")
 
 
 def test_pretraining_ablation_names_the_setting_that_matches_the_paper():
@@ -390,7 +409,7 @@ def test_pretraining_ablation_names_the_setting_that_matches_the_paper():
         for r, values in finals.items()
     )
     table = tables.experiment_table(df, "exp2", exp2, epoch=2)
-    text = reproduction.pretraining_section(table, config)
+    text = sections.pretraining_section(table, config)
     rows = table_rows(text)
     assert rows[0] == ["RBM epochs per layer", "Cons+Cons", "Cons+None", "None+Cons"]
     assert [r[0] for r in rows[2:]] == ["0", "1", "10", "paper"]
@@ -404,9 +423,9 @@ def test_pretraining_ablation_names_the_setting_that_matches_the_paper():
         metrics({run: [v, v + 0.2] for run, v in zip(EXP2, values, strict=True)}, reading=r)
         for r, values in none.items()
     )
-    text = reproduction.pretraining_section(tables.experiment_table(df, "exp2", exp2, 2), config)
+    text = sections.pretraining_section(tables.experiment_table(df, "exp2", exp2, 2), config)
     assert "No pre-training strength tried brings None+Cons within 10%" in text
-    assert reproduction.pretraining_section(table[table["reading"] == "default"], config) == ""
+    assert sections.pretraining_section(table[table["reading"] == "default"], config) == ""
 
 
 def test_setup_tells_the_pauses_and_the_resumed_jobs():
@@ -418,12 +437,12 @@ def test_setup_tells_the_pauses_and_the_resumed_jobs():
 
     pretrain = pd.DataFrame({"finished_at": [0.0, 60.0]})
     straight = pd.concat([job("Cons", [100.0, 160.0, 220.0]), job("AdaMix", [130.0, 190.0])])
-    assert reproduction.interruptions(straight, pretrain) == (
+    assert sections.interruptions(straight, pretrain) == (
         "The run went through in one go, without pauses."
     )
     # stopped after 220 s for an hour; AdaMix had saved epoch 1 and resumed from it
     stopped = pd.concat([job("Cons", [100.0, 160.0, 220.0]), job("AdaMix", [130.0, 3820.0])])
-    assert reproduction.interruptions(stopped, pretrain) == (
+    assert sections.interruptions(stopped, pretrain) == (
         "The run was stopped 1 time(s) and started again with the same command, Snakemake"
         " rerunning only what was missing (pauses of 1 h 00 min 00 s to 1 h 00 min 00 s;"
         " 3 min 40 s with jobs running). 1 fine-tuning job(s) stopped mid-run resumed from"

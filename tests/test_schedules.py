@@ -5,8 +5,11 @@ element a gets 0.5, 1.0, -2.0 and element b gets -1.0, 0.0, 0.25. The expected v
 are the formulas of docs/paper.md written out, step by step, in plain Python arithmetic.
 """
 
+import functools
+import inspect
 import io
 import math
+import os
 import subprocess
 import sys
 
@@ -25,7 +28,7 @@ from adamix.schedules import (
     register,
     settings_read,
 )
-from adamix.schedules.builtin import BUILTIN_RULES, MODERN_RULES, PAPER_RULES
+from adamix.schedules.registry import BUILTIN_RULES, MODERN_RULES, PAPER_RULES, catalog
 from conftest import REPO
 
 sqrt = math.sqrt
@@ -337,12 +340,47 @@ def test_split_run_is_bit_identical(weight_rule, bias_rule, kw):
     assert [g["step"] for g in fresh.param_groups] == [8, 8]
 
 
+@functools.cache
+def fused_rounds_as_foreach(dtype: torch.dtype) -> bool:
+    """Whether, on this machine and torch build, the fused kernels and the foreach ops
+    round a*b + c alike. The kernels are compiled to fuse it into one multiply-add (FMA)
+    where the CPU has one; torch's vectorised CPU kernels fuse it too, but not its
+    non-vectorised ones (ATEN_CPU_CAPABILITY=default), nor numba on a CPU without FMA
+    (NUMBA_CPU_NAME=generic). On g = 1 + h, h = 2^-(mantissa bits // 2 + 1), the product
+    g*g = 1 + 2h + h^2 loses h^2 when rounded on its own, so g*g - 1 tells the two
+    apart: one AdaGrad kernel call against the foreach op of AdaGrad's fold."""
+    from adamix.schedules import fused
+
+    h = 2.0 ** -(round(-math.log2(torch.finfo(dtype).eps)) // 2 + 1)
+    g = torch.full((67,), 1 + h, dtype=dtype)  # 67: vector lanes and a scalar tail
+    ours, theirs = torch.full_like(g, -1.0), torch.full_like(g, -1.0)
+    torch._foreach_addcmul_([theirs], [g], [g], value=1.0)
+    x = fused.flat(g).dtype.type
+    p = torch.zeros_like(g)
+    fused.adagrad(fused.flat(p), fused.flat(g), fused.flat(ours), x(0), x(1), x(1), False)
+    return torch.equal(ours, theirs)
+
+
+def test_the_rounding_probe_tells_fused_from_unfused():
+    # The probe's input separates the two roundings, so its answer means something.
+    for dtype in (torch.float32, torch.float64):
+        h = 2.0 ** -(round(-math.log2(torch.finfo(dtype).eps)) // 2 + 1)
+        g = torch.tensor(1 + h, dtype=dtype)
+        assert g * g - 1 == 2 * h  # rounded on its own: h^2 lost
+        assert torch.tensor(2 * h + h * h, dtype=dtype) != 2 * h  # fused: kept
+        assert isinstance(fused_rounds_as_foreach(dtype), bool)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(("weight_rule", "bias_rule", "kw"), PAIRS)
-def test_fused_kernels_match_foreach_bit_for_bit(weight_rule, bias_rule, kw, dtype):
-    # The CPU kernels of adamix.schedules.fused and the foreach ops make the same float operations in
-    # the same order, so they agree to the last bit, state and rates included, and a run
-    # may switch between them (a resume state saved on a GPU continues on a CPU).
+def test_fused_kernels_match_foreach(weight_rule, bias_rule, kw, dtype):
+    # The CPU kernels of adamix.schedules.fused and the foreach ops make the same float
+    # operations in the same order, so a run may switch between them (a resume state saved
+    # on a GPU continues on a CPU). Where both fuse a*b + c into one multiply-add, or
+    # neither does (fused_rounds_as_foreach), they agree to the last bit, state and rates
+    # included. Where only one does (torch's non-vectorised kernels, a CPU without FMA),
+    # each a*b + c may round differently by half an ulp, and after the 6 steps the results
+    # lie within a few ulps of the tensor's scale (measured: under 2): 8 allowed.
     gen = torch.Generator().manual_seed(0)
     shapes = [(50, 40), (40,), (3, 5), (3,), (2, 3), (2,)]
     init = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
@@ -361,9 +399,19 @@ def test_fused_kernels_match_foreach_bit_for_bit(weight_rule, bias_rule, kw, dty
             opt.step()
         state = [v for p in params for v in opt.state[p].values()]
         results.append(([p.detach() for p in params] + state, opt.rate_stats()))
+    reference, reference_stats = results[0]
+    exact = fused_rounds_as_foreach(dtype)
+    tol = 8 * torch.finfo(dtype).eps
     for tensors, stats in results[1:]:
-        assert all(torch.equal(a, b) for a, b in zip(results[0][0], tensors, strict=True))
-        assert stats == results[0][1]
+        if exact:
+            assert all(torch.equal(a, b) for a, b in zip(reference, tensors, strict=True))
+            assert stats == reference_stats
+            continue
+        for a, b in zip(reference, tensors, strict=True):  # ulps of the tensor's scale
+            torch.testing.assert_close(b, a, rtol=tol, atol=tol * a.abs().max().item())
+        assert stats.keys() == reference_stats.keys()
+        for name, values in stats.items():
+            assert values == pytest.approx(reference_stats[name], rel=tol, abs=0), name
 
 
 def test_fused_true_refuses_what_the_kernels_cannot_take():
@@ -453,11 +501,50 @@ def test_builtin_rules_are_the_papers_seven_and_four_modern_ones():
 
 def test_the_optimizer_names_no_rule():
     # The optimizer dispatches through the registry: rule names appear in the rules'
-    # own specifications only (adamix.schedules.builtin), never in adamix.schedules.
-    source = (REPO / "workflow" / "adamix" / "schedules.py").read_text()
-    source = source.split('"""', 2)[2]  # after the module's docstring
-    for name in BUILTIN_RULES:
-        assert f'"{name}"' not in source, name
+    # own specifications only (adamix.schedules.builtin), never in the kinds, the
+    # registry, the optimizer or its kernels.
+    modules = sorted((REPO / "workflow" / "adamix" / "schedules").glob("*.py"))
+    assert {m.name for m in modules} >= {"kinds.py", "registry.py", "sgd.py", "builtin.py"}
+    for module in modules:
+        if module.name == "builtin.py":
+            continue
+        source = module.read_text().split('"""', 2)[2]  # after the module's docstring
+        for name in BUILTIN_RULES:
+            assert f'"{name}"' not in source, (module.name, name)
+
+
+def test_library_lr_is_torch_optims_default():
+    # builtin.py writes the library's default rates as numbers (reading them needs no
+    # torch); they are those of torch.optim's signatures.
+    optimizers = {"Momentum": torch.optim.SGD, "Nesterov": torch.optim.SGD,
+                  "Adam": torch.optim.Adam, "RMSprop": torch.optim.RMSprop}  # fmt: skip
+    assert set(optimizers) == set(MODERN_RULES)
+    for name, optimizer in optimizers.items():
+        default = float(inspect.signature(optimizer).parameters["lr"].default)
+        assert RULES[name].library_lr == default, name
+    assert all(catalog()[name]["library_lr"] is None for name in PAPER_RULES)
+
+
+def test_catalog_is_the_registry_as_plain_data():
+    assert list(catalog()) == list(RULES)
+    for name, entry in catalog().items():
+        assert entry == {"reads": RULES[name].reads, "library_lr": entry["library_lr"]}
+        assert isinstance(entry["reads"], tuple)
+
+
+def test_the_registry_imports_no_torch():
+    # Every Snakemake start reads the registry: it, its built-ins and the package's
+    # eager names load no torch; the optimizer comes on first use.
+    code = (
+        "import sys\n"
+        "import adamix.schedules.registry\n"
+        "from adamix.schedules import RULES, register, load_plugin, settings_read, catalog\n"
+        "assert not [m for m in sys.modules if m.startswith(('torch', 'numba'))]\n"
+        "from adamix.schedules import build_optimizer, ScheduledSGD\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
 # Each readable setting changed to another value a run could have.

@@ -315,13 +315,13 @@ def test_write_experiment_table(tmp_path):
     assert out["md"].read_text().startswith("# mine: test RER at fine-tuning epoch 2\n")
 
 
-def test_step_timing_per_reading_and_run():
+def test_step_milliseconds_per_reading_and_run():
     rows = [
         {"reading": "default", "run": run, "round": i, "seconds": s * load}
         for i, load in ((1, 1.0), (2, 2.0))
         for run, s in (("Cons+Cons", 0.010), ("AdaMix+Power", 0.015))
     ]
-    steps = tables.step_timing(pd.DataFrame(rows)).set_index("run")
+    steps = tables.step_milliseconds(pd.DataFrame(rows)).set_index("run")
     assert steps.loc["AdaMix+Power", "step_ms_mean"] == pytest.approx(22.5)  # (15 + 30) / 2
     assert steps.loc["AdaMix+Power", "step_ratio_to_cons"] == pytest.approx(1.5)  # per round
     assert steps.loc["Cons+Cons", "step_ratio_to_cons"] == pytest.approx(1.0)

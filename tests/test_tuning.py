@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_tables import metrics, write_parquet
 
+from adamix.plan.cells import oneshot_reading, tuning_reading
 from adamix.report import tuning
 from adamix.report.stats import describe
 
@@ -21,7 +22,7 @@ RATES = [0.001, 0.01, 0.1]
 
 def search_job(path, run, rate, val, test):
     """A search job's parquet: final validation RER `val`, final test RER `test`."""
-    df = metrics({run: [test]}, reading=tuning.tuning_reading("default", rate))
+    df = metrics({run: [test]}, reading=tuning_reading("default", rate))
     df = df.assign(lr=rate, val_rer_sse=df["test_rer_sse"] - test + val)
     write_parquet(path, df)
     return path
@@ -69,7 +70,7 @@ def test_tuned_table_ranks_and_pairs_with_adamix():
     rates = {"AdaMix+Power": 0.001, "Adam+Adam": 0.01, "Cons+Cons": 0.1}
     df = pd.concat(
         [
-            metrics({run: values}, reading=tuning.tuning_reading("default", rates[run]))
+            metrics({run: values}, reading=tuning_reading("default", rates[run]))
             for run, values in finals.items()
         ]
     )
@@ -102,12 +103,12 @@ def test_tuned_table_adds_the_one_shot_runs_unranked():
     tuned = {"AdaMix+Power": [8.0, 8.4, 8.2], "RMSprop+RMSprop": [7.0, 7.6, 7.1]}
     df = pd.concat(
         [
-            metrics({run: values}, reading=tuning.tuning_reading("default", 0.001))
+            metrics({run: values}, reading=tuning_reading("default", 0.001))
             for run, values in tuned.items()
         ]
         + [
             metrics({"RMSprop+RMSprop": [30.0, 31.0, 29.0]},
-                    reading=tuning.oneshot_reading("default")).assign(lr=0.01)
+                    reading=oneshot_reading("default")).assign(lr=0.01)
         ]
     )  # fmt: skip
     selected = pd.DataFrame(
@@ -137,7 +138,7 @@ def test_tuning_metrics_hold_the_cells_alone_when_a_one_shot_run_reuses_a_search
     from adamix.report import claims, tables
 
     def job(run, rate, finals):
-        reading = tuning.tuning_reading("default", rate)
+        reading = tuning_reading("default", rate)
         return metrics({run: finals}, reading=reading).assign(lr=rate)
 
     jobs = {

@@ -43,21 +43,18 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 
-import pandas as pd
 import torch
 from torch import nn
 
-from adamix.atomic import atomic
-from adamix.data import load_subset
-from adamix.plan.settings import FinetuneSettings
 from adamix.schedules import RULES, build_optimizer
-from adamix.train import GraphedSteps, _save_state, train_epoch
+from adamix.train import GraphedSteps, train_epoch
 from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
-from adamix.train.devices import device_name, pixels, setup_job
-from adamix.train.rbm import init_rbm, load_layer, train_rbm
+from adamix.train.devices import device_name
+from adamix.train.rbm import init_rbm, train_rbm
+from adamix.train.resume import save_state
+from adamix.train.step_timing import seconds_per_call, synchronizer
 
 ENCODER = (784, 1000, 500, 250, 30)
 SIZES = ENCODER + ENCODER[-2::-1]  # the unrolled autoencoder
@@ -106,19 +103,6 @@ def finetune_flops(batch: int, sizes=SIZES) -> int:
 def rbm_flops(batch: int, n_visible: int, n_hidden: int) -> int:
     """Matmul FLOPs of one CD-1 step: v0 W, h W', v1 W, v0'h0 and v1'h1."""
     return 10 * batch * n_visible * n_hidden
-
-
-def synchronizer(device: str) -> Callable[[], None]:
-    return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-
-
-def seconds_per_call(fn: Callable[[], None], calls: int, sync: Callable[[], None]) -> float:
-    sync()
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    sync()
-    return (time.perf_counter() - start) / calls
 
 
 def median(xs: list[float]) -> float:
@@ -195,90 +179,6 @@ def bench_matmul(args: argparse.Namespace, report: dict) -> dict:
         "matmul_gflops_in_turn": gflops.pop("in turn"),
         "matmul_gflops_by_shape": gflops,
     }
-
-
-# --- the pipeline's controlled timing (rule timing, claim 2) --------------------------------
-
-
-def time_training_steps(
-    model: nn.Module,
-    train_x: torch.Tensor,
-    cells: list,
-    *,
-    rounds: int,
-    steps: int,
-    seed: int = 0,
-    log: Callable[[str], None] = print,
-) -> list[dict]:
-    """Seconds per training step (adamix.train.train_epoch on `steps` minibatches: forward,
-    backward and the rule's update) of each cell [name, run, settings] (settings: a
-    FinetuneSettings), every cell on its own copy of `model`, all in this process. One
-    warm-up round, then `rounds` rounds; in each, every cell is timed once, in turn (the
-    benchmark's method), so that load from other processes spreads over all alike and a
-    round pairs the cells. Rows: name, run, round, seconds (per step)."""
-    sync = synchronizer(str(train_x.device))
-    n = train_x.shape[0]
-    candidates = {}
-    for name, run, settings in cells:
-        net = copy.deepcopy(model)
-        weights, biases = weights_and_biases(net)
-        optimizer = build_optimizer(
-            weights, biases, *run.split("+"), **settings.rule_arguments(n // settings.batch_size)
-        )
-        gen = torch.Generator().manual_seed(seed)  # every cell sees the same minibatches
-
-        def steps_of(net=net, optimizer=optimizer, gen=gen, s=settings):
-            perm = torch.randperm(n, generator=gen)[: steps * s.batch_size]
-            train_epoch(net, optimizer, train_x, perm, s.batch_size, s.loss).item()
-
-        candidates[(name, run)] = steps_of
-    rows = []
-    for i in range(rounds + 1):
-        for (name, run), fn in candidates.items():
-            seconds = seconds_per_call(fn, 1, sync) / steps
-            if i > 0:  # round 0 warms up the allocator, the caches and the rules' state
-                rows.append({"name": name, "run": run, "round": i, "seconds": seconds})
-        log(f"round {i} of {rounds}" + (" (warm-up)" if i == 0 else ""))
-    return rows
-
-
-def timing_job(
-    subset: str | os.PathLike,
-    layers: list[str | os.PathLike],
-    out: str | os.PathLike,
-    *,
-    cells: list,
-    rounds: int,
-    steps: int,
-    device: str = "auto",
-    threads: int = 1,
-    log: Callable[[str], None] = print,
-) -> None:
-    """Rule timing: time_training_steps of an experiment's cells [reading, run, job's
-    reading, settings] on the real data and pre-trained layers of its first seed, each
-    distinct job (job's reading, run) once, its rows given to every cell it computes.
-    Writes the parquet `out`: reading, run, round, seconds (per step), device."""
-    device = setup_job(device, threads)
-    torch.set_flush_denormal(True)  # as fine-tuning does (adamix.train.finetune_job)
-    train_x = pixels(load_subset(subset)["train_images"], device)
-    model = unroll([load_layer(path) for path in layers]).to(device)
-    distinct = {(job, run): FinetuneSettings.from_mapping(s) for _, run, job, s in cells}
-    log(f"timing {len(distinct)} distinct runs of {len(cells)} cells on {device}")
-    timed = pd.DataFrame(
-        time_training_steps(
-            model, train_x, [[job, run, s] for (job, run), s in distinct.items()],
-            rounds=rounds, steps=steps, log=log,
-        )
-    )  # fmt: skip
-    table = pd.concat(
-        timed[(timed["name"] == job) & (timed["run"] == run)].assign(reading=reading)
-        for reading, run, job, _ in cells
-    )[["reading", "run", "round", "seconds"]]
-    table = table.assign(
-        device=str(device), device_name=device_name(device), torch_version=torch.__version__
-    )
-    with atomic(out) as tmp:
-        table.to_parquet(tmp, index=False)
 
 
 # --- section: finetune ---------------------------------------------------------------------
@@ -491,7 +391,7 @@ def bench_evaluate(args: argparse.Namespace, report: dict) -> dict:
         seconds = interleaved_medians(
             {
                 "eval": lambda: reconstruction_error(model, test_x),
-                "checkpoint": lambda: _save_state(path, {}, model, optimizer, generator, []),
+                "checkpoint": lambda: save_state(path, {}, model, optimizer, generator, []),
             },
             rounds,
             1,

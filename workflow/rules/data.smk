@@ -10,9 +10,9 @@ localrules:
 
 rule download:
     output:
-        "results/data/{dataset}.npz",
+        paths.DATASET,
     log:
-        "logs/data/download_{dataset}.log",
+        paths.DOWNLOAD_LOG,
     conda:
         "../../envs/adamix.yaml"
     params:
@@ -25,11 +25,11 @@ rule download:
 
 rule make_subset:
     input:
-        "results/data/{dataset}.npz",
+        paths.DATASET,
     output:
-        "results/data/{dataset}/subset_{size}.npz",
+        paths.SUBSET,
     log:
-        "logs/data/{dataset}/subset_{size}.log",
+        paths.SUBSET_LOG,
     # As its pre-training and fine-tuning (pretrain_layer): the larger subsets first, else
     # the longest chains wait behind the 1/10 jobs.
     priority: lambda wc: round(100 * float(wc.size))
@@ -43,4 +43,4 @@ rule make_subset:
 
 rule data:
     input:
-        expand("results/data/{dataset}/subset_{size}.npz", dataset=DATASETS, size=SIZES),
+        expand(paths.SUBSET, dataset=PLAN.datasets, size=PLAN.sizes),

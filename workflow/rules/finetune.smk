@@ -4,17 +4,13 @@
 
 rule finetune:
     input:
-        subset="results/data/{dataset}/subset_{size}.npz",
-        layers=lambda wc: pretrain_layers(
-            wc.dataset, pretrain_of(wc.reading), wc.size, wc.seed
-        ),
-        plugins=lambda wc: plugin_files(f"{wc.weight}+{wc.bias}"),
+        unpack(get_finetune_input),
     output:
-        metrics="results/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}/metrics.parquet",
+        metrics=paths.FINETUNE_METRICS,
     log:
-        "logs/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.log",
+        paths.FINETUNE_LOG,
     benchmark:
-        "benchmarks/finetune/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.tsv"
+        paths.FINETUNE_BENCHMARK
     # Larger data first (see pretrain_layer): the long jobs must not start last.
     priority: lambda wc: round(100 * float(wc.size))
     conda:
@@ -24,7 +20,7 @@ rule finetune:
         mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
         runtime=lambda wc: 20 + int(600 * float(wc.size)),
         gpu=config["gpus_per_job"],
-    # finetune_job's arguments (workflow/adamix/train.py)
+    # finetune_job's arguments (adamix.train.finetune)
     params:
         weight_rule="{weight}",
         bias_rule="{bias}",
@@ -32,10 +28,10 @@ rule finetune:
         size="{size}",
         seed="{seed}",
         dataset="{dataset}",
-        settings=lambda wc: reading_settings(wc.reading),
+        settings=lambda wc: PLAN.readings.settings(wc.reading),
         # Kept outside the outputs, so that Snakemake does not delete it when a job is
         # killed: a rerun resumes from the last finished epoch.
-        state="results/resume/{dataset}/{reading}/{size}/{weight}+{bias}/seed{seed}.pt",
+        state=paths.RESUME_STATE,
         device=config["device"],
         save_every_s=config["resume_every_s"],
         cuda_graphs=config["cuda_graphs"],
@@ -45,31 +41,30 @@ rule finetune:
 
 
 # The controlled timing of claim 2 (`walltime: true` experiments): every run's training
-# step timed in one process, in interleaved rounds (adamix.bench.timing_job), on the data
+# step timed in one process, in interleaved rounds (adamix.train.step_timing), on the data
 # and pre-trained layers of the experiment's first size and seed.
-rule timing:
+rule step_timing:
     input:
-        subset=lambda wc: timing_data(wc.experiment)[0],
-        layers=lambda wc: timing_data(wc.experiment)[1],
+        unpack(get_step_timing_input),
     output:
-        "results/timing/{experiment}.parquet",
+        paths.STEP_TIMING,
     log:
-        "logs/timing/{experiment}.log",
+        paths.STEP_TIMING_LOG,
     conda:
         "../../envs/adamix.yaml"
     # All of the local cores, so that no other job runs beside it; torch uses `threads`.
-    threads: lambda wildcards: timing_cores()
+    threads: get_step_timing_cores
     resources:
         runtime=30,
         gpu=config["gpus_per_job"],
     params:
-        cells=lambda wc: [cell[1:] for cell in experiment_cells(wc.experiment)],
+        cells=lambda wc: as_lists(PLAN.experiment_cells(wc.experiment), start=1),
         rounds=config["timing"]["rounds"],
         steps=config["timing"]["steps"],
         device=config["device"],
         threads=config["threads"],
     script:
-        "../scripts/timing.py"
+        "../scripts/step_timing.py"
 
 
 for _name in config["experiments"]:
@@ -78,5 +73,5 @@ for _name in config["experiments"]:
         name:
             _name
         input:
-            experiment_outputs(_name),
+            PLAN.experiment_outputs(_name),
         localrule: True

@@ -5,17 +5,15 @@
 
 rule pretrain_layer:
     input:
-        subset="results/data/{dataset}/subset_{size}.npz",
-        lower=lambda wc: pretrain_layers(
-            wc.dataset, wc.reading, wc.size, wc.seed, upto=int(wc.layer) - 1
-        ),
+        subset=paths.SUBSET,
+        lower=get_pretrain_layer_input,
     output:
-        checkpoint="results/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.pt",
-        errors="results/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.parquet",
+        checkpoint=paths.LAYER,
+        errors=paths.LAYER_ERRORS,
     log:
-        "logs/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.log",
+        paths.PRETRAIN_LOG,
     benchmark:
-        "benchmarks/pretrain/{dataset}/{reading}/{size}/seed{seed}/layer{layer}.tsv"
+        paths.PRETRAIN_BENCHMARK
     # Larger data first: the 1.0 chain (4 layers, then its fine-tuning) is the longest path.
     priority: lambda wc: round(100 * float(wc.size))
     conda:
@@ -25,12 +23,12 @@ rule pretrain_layer:
         mem_mb=lambda wc: 1000 + int(2000 * float(wc.size)),
         runtime=lambda wc: 10 + int(30 * float(wc.size)),
         gpu=config["gpus_per_job"],
-    # pretrain_job's arguments (workflow/adamix/rbm.py); only this layer's own settings:
+    # pretrain_job's arguments (adamix.train.rbm); only this layer's own settings:
     # changing the top layer reruns the top layer alone.
     params:
         n_hidden=lambda wc: config["model"]["layers"][int(wc.layer)],
-        top=lambda wc: int(wc.layer) == N_LAYERS,
-        settings=lambda wc: pretrain_settings(config, READINGS[wc.reading]),
+        top=lambda wc: int(wc.layer) == PLAN.n_layers,
+        settings=lambda wc: PLAN.readings.pretrain_settings(wc.reading),
         weight_std=config["model"]["init_weight_variance"] ** 0.5,
         size="{size}",
         seed="{seed}",

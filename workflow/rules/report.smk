@@ -9,7 +9,7 @@ import shutil
 
 # Only the config's experiment names, so that results/figures/{name}_walltime.png is not
 # read as an experiment called "{name}_walltime".
-EXPERIMENT_NAMES = "|".join(re.escape(name) for name in config["experiments"])
+EXPERIMENT_NAMES = "|".join(re.escape(name) for name in PLAN.experiments)
 
 
 localrules:
@@ -28,15 +28,15 @@ localrules:
 
 rule gather_metrics:
     input:
-        all_metrics(),
+        PLAN.all_finetune_parquets(),
     output:
-        "results/metrics.parquet",
+        paths.METRICS,
     log:
-        "logs/report/gather_metrics.log",
+        paths.log("report", "gather_metrics"),
     conda:
         "../../envs/adamix.yaml"
     params:
-        cells=all_cells(),
+        cells=as_lists(PLAN.all_cells()),
     script:
         "../scripts/gather_metrics.py"
 
@@ -45,40 +45,40 @@ rule gather_metrics:
 # was computed under another reading reuses that job's rows (adamix.report.tables.gather_metrics).
 rule experiment_metrics:
     input:
-        lambda wc: experiment_metrics(wc.experiment),
+        get_experiment_metrics_input,
     output:
-        "results/metrics/{experiment}.parquet",
+        paths.EXPERIMENT_METRICS,
     log:
-        "logs/report/experiment_metrics/{experiment}.log",
+        paths.log("report", "experiment_metrics/{experiment}"),
     wildcard_constraints:
         experiment=EXPERIMENT_NAMES,
     conda:
         "../../envs/adamix.yaml"
     params:
-        cells=lambda wc: experiment_cells(wc.experiment),
+        cells=lambda wc: as_lists(PLAN.experiment_cells(wc.experiment)),
     script:
         "../scripts/gather_metrics.py"
 
 
 rule experiment_table:
     input:
-        "results/metrics/{experiment}.parquet",
+        paths.EXPERIMENT_METRICS,
     output:
         csv=report(
-            "results/tables/{experiment}.csv",
+            paths.table("{experiment}", "csv"),
             caption="../report/experiment_table.rst",
             category="{experiment}",
             subcategory="table (CSV)",
         ),
-        md="results/tables/{experiment}.md",
+        md=paths.table("{experiment}", "md"),
         html=report(
-            "results/tables/{experiment}.html",
+            paths.table("{experiment}", "html"),
             caption="../report/experiment_table.rst",
             category="{experiment}",
             subcategory="table",
         ),
     log:
-        "logs/report/experiment_table/{experiment}.log",
+        paths.log("report", "experiment_table/{experiment}"),
     wildcard_constraints:
         experiment=EXPERIMENT_NAMES,
     conda:
@@ -93,17 +93,17 @@ rule experiment_table:
 
 rule experiment_figure:
     input:
-        "results/metrics/{experiment}.parquet",
+        paths.EXPERIMENT_METRICS,
     output:
         png=report(
-            "results/figures/{experiment}.png",
+            paths.figure("{experiment}", "png"),
             caption="../report/experiment_figure.rst",
             category="{experiment}",
             subcategory="figure",
         ),
-        pdf="results/figures/{experiment}.pdf",
+        pdf=paths.figure("{experiment}", "pdf"),
     log:
-        "logs/report/experiment_figure/{experiment}.log",
+        paths.log("report", "experiment_figure/{experiment}"),
     wildcard_constraints:
         experiment=EXPERIMENT_NAMES,
     conda:
@@ -118,30 +118,30 @@ rule experiment_figure:
 
 rule walltime:
     input:
-        metrics="results/metrics/{experiment}.parquet",
-        timing="results/timing/{experiment}.parquet",
+        metrics=paths.EXPERIMENT_METRICS,
+        timing=paths.STEP_TIMING,
     output:
         png=report(
-            "results/figures/{experiment}_walltime.png",
+            paths.figure("{experiment}_walltime", "png"),
             caption="../report/walltime_figure.rst",
             category="{experiment}",
             subcategory="wall time",
         ),
         csv=report(
-            "results/tables/{experiment}_walltime.csv",
+            paths.table("{experiment}_walltime", "csv"),
             caption="../report/walltime_table.rst",
             category="{experiment}",
             subcategory="table (CSV)",
         ),
-        md="results/tables/{experiment}_walltime.md",
+        md=paths.table("{experiment}_walltime", "md"),
         html=report(
-            "results/tables/{experiment}_walltime.html",
+            paths.table("{experiment}_walltime", "html"),
             caption="../report/walltime_table.rst",
             category="{experiment}",
             subcategory="wall time",
         ),
     log:
-        "logs/report/walltime/{experiment}.log",
+        paths.log("report", "walltime/{experiment}"),
     wildcard_constraints:
         experiment=EXPERIMENT_NAMES,
     conda:
@@ -156,28 +156,25 @@ rule walltime:
 
 rule claims:
     input:
-        metrics="results/metrics.parquet",
-        tuned="results/metrics/tuning.parquet",
-        timing=[
-            f"results/timing/{name}.parquet"
-            for name in walltime_experiments(config["experiments"])
-        ],
+        metrics=paths.METRICS,
+        tuned=paths.TUNING_METRICS,
+        timing=PLAN.step_timings(),
     output:
         csv=report(
-            "results/tables/claims.csv",
+            paths.table("claims", "csv"),
             caption="../report/claims.rst",
             category="Claims",
             subcategory="table (CSV)",
         ),
-        md="results/tables/claims.md",
+        md=paths.table("claims", "md"),
         html=report(
-            "results/tables/claims.html",
+            paths.table("claims", "html"),
             caption="../report/claims.rst",
             category="Claims",
             subcategory="verdicts",
         ),
     log:
-        "logs/report/claims.log",
+        paths.log("report", "claims"),
     conda:
         "../../envs/adamix.yaml"
     params:
@@ -189,19 +186,12 @@ rule claims:
 
 rule reproduction_doc:
     input:
-        [path for name in config["experiments"] for path in experiment_outputs(name)],
-        pretrain_errors(),
-        "results/metrics.parquet",
-        "results/tables/claims.csv",
-        "results/tables/tuning.csv",
-        "results/figures/tuning_sensitivity.png",
-        "results/figures/tuning_curves.png",
-        discussion="docs/reproduction_discussion.md",
+        unpack(get_reproduction_doc_input),
     output:
-        md=f"{WRITEUP}/reproduction.md",
-        figures=doc_figures(),
+        md=paths.WRITEUP_MD,
+        figures=PLAN.doc_figures(),
     log:
-        "logs/report/reproduction_doc.log",
+        paths.log("report", "reproduction_doc"),
     conda:
         "../../envs/adamix.yaml"
     params:
@@ -212,21 +202,20 @@ rule reproduction_doc:
 
 rule writeup:
     input:
-        f"{WRITEUP}/reproduction.md",
+        paths.WRITEUP_MD,
 
 
 # The one way to docs/: the write-up of the full default study, copied as it is, and the
 # compact per-epoch metrics of every cell: the reference other runs are compared with.
 rule publish:
     input:
-        writeup=publishable_writeup,
-        metrics=GATHERED,
+        unpack(get_publish_input),
     output:
-        md="docs/reproduction.md",
-        figures=doc_figures("docs"),
-        reference=REFERENCE,
+        md=paths.PUBLISHED_MD,
+        figures=PLAN.doc_figures(paths.PUBLISHED),
+        reference=paths.REFERENCE,
     log:
-        "logs/report/publish.log",
+        paths.log("report", "publish"),
     run:
         from adamix.report.metrics import write_reference
 
@@ -241,27 +230,27 @@ rule publish:
 # refuse any run that is not the full default study.
 rule compare_reference:
     input:
-        GATHERED,
+        paths.GATHERED,
     output:
         csv=report(
-            "results/tables/reference.csv",
+            paths.table("reference", "csv"),
             caption="../report/reference.rst",
             category="Claims",
             subcategory="published reference (CSV)",
         ),
-        md="results/tables/reference.md",
+        md=paths.table("reference", "md"),
         html=report(
-            "results/tables/reference.html",
+            paths.table("reference", "html"),
             caption="../report/reference.rst",
             category="Claims",
             subcategory="published reference",
         ),
     log:
-        "logs/report/reference.log",
+        paths.log("report", "reference"),
     conda:
         "../../envs/adamix.yaml"
     params:
-        reference=lambda wc: published_reference(),
+        reference=get_published_reference,
         epoch=config["finetune"]["epochs"],
     script:
         "../scripts/reference.py"
@@ -269,4 +258,4 @@ rule compare_reference:
 
 rule compare:
     input:
-        "results/tables/reference.csv",
+        paths.table("reference", "csv"),

@@ -15,18 +15,18 @@ localrules:
 
 checkpoint tuning_select:
     input:
-        [cell[0] for cell in tuning_search()],
+        [search.metrics for search in PLAN.tuning_search()],
     output:
-        search="results/tuning/search.csv",
-        selected="results/tuning/selected.csv",
+        search=paths.TUNING_SEARCH,
+        selected=paths.TUNING_SELECTED,
     log:
-        "logs/tuning/select.log",
+        paths.log("tuning", "select"),
     conda:
         "../../envs/adamix.yaml"
     params:
-        paths=[cell[0] for cell in tuning_search()],
-        cells=[cell[1:] for cell in tuning_search()],
-        rates=TUNING["rates"],
+        paths=[search.metrics for search in PLAN.tuning_search()],
+        cells=[search.as_list()[1:] for search in PLAN.tuning_search()],
+        rates=PLAN.tuning["rates"],
         epoch=config["finetune"]["epochs"],
     script:
         "../scripts/tuning_select.py"
@@ -34,15 +34,15 @@ checkpoint tuning_select:
 
 rule tuning_metrics:
     input:
-        tuned_metrics,
+        get_tuning_metrics_input,
     output:
-        "results/metrics/tuning.parquet",
+        paths.TUNING_METRICS,
     log:
-        "logs/tuning/metrics.log",
+        paths.log("tuning", "metrics"),
     conda:
         "../../envs/adamix.yaml"
     params:
-        cells=tuned_cells,
+        cells=lambda wc: as_lists(selected_cells()),
         only_cells=True,
     script:
         "../scripts/gather_metrics.py"
@@ -50,24 +50,24 @@ rule tuning_metrics:
 
 rule tuning_table:
     input:
-        metrics="results/metrics/tuning.parquet",
-        selected="results/tuning/selected.csv",
+        metrics=paths.TUNING_METRICS,
+        selected=paths.TUNING_SELECTED,
     output:
         csv=report(
-            "results/tables/tuning.csv",
+            paths.table("tuning", "csv"),
             caption="../report/tuning.rst",
             category="Tuning",
             subcategory="table (CSV)",
         ),
-        md="results/tables/tuning.md",
+        md=paths.table("tuning", "md"),
         html=report(
-            "results/tables/tuning.html",
+            paths.table("tuning", "html"),
             caption="../report/tuning.rst",
             category="Tuning",
             subcategory="table",
         ),
     log:
-        "logs/tuning/table.log",
+        paths.log("tuning", "table"),
     conda:
         "../../envs/adamix.yaml"
     params:
@@ -78,17 +78,17 @@ rule tuning_table:
 
 rule tuning_figure:
     input:
-        "results/tuning/search.csv",
+        paths.TUNING_SEARCH,
     output:
         png=report(
-            "results/figures/tuning_sensitivity.png",
+            paths.figure("tuning_sensitivity", "png"),
             caption="../report/tuning.rst",
             category="Tuning",
             subcategory="sensitivity",
         ),
-        pdf="results/figures/tuning_sensitivity.pdf",
+        pdf=paths.figure("tuning_sensitivity", "pdf"),
     log:
-        "logs/tuning/figure.log",
+        paths.log("tuning", "figure"),
     conda:
         "../../envs/adamix.yaml"
     script:
@@ -97,17 +97,17 @@ rule tuning_figure:
 
 rule tuning_curves:
     input:
-        "results/metrics/tuning.parquet",
+        paths.TUNING_METRICS,
     output:
         png=report(
-            "results/figures/tuning_curves.png",
+            paths.figure("tuning_curves", "png"),
             caption="../report/tuning.rst",
             category="Tuning",
             subcategory="learning curves",
         ),
-        pdf="results/figures/tuning_curves.pdf",
+        pdf=paths.figure("tuning_curves", "pdf"),
     log:
-        "logs/tuning/curves.log",
+        paths.log("tuning", "curves"),
     conda:
         "../../envs/adamix.yaml"
     params:
@@ -119,6 +119,6 @@ rule tuning_curves:
 
 rule tuning:
     input:
-        "results/tables/tuning.csv",
-        "results/figures/tuning_sensitivity.png",
-        "results/figures/tuning_curves.png",
+        paths.table("tuning", "csv"),
+        paths.figure("tuning_sensitivity"),
+        paths.figure("tuning_curves"),

@@ -1,15 +1,15 @@
-"""Snakemake script of rule reproduction_doc: the write-up of a run, from its results."""
+"""Snakemake script of rule reproduction_doc: the write-up of a run, from the files the rule
+names as its inputs (adamix.report.writeup.write_reproduction)."""
 
 from pathlib import Path
 
 from adamix.joblog import job_log
-from adamix.report.reproduction import write_reproduction
+from adamix.report.writeup import write_reproduction
 
 with job_log(snakemake.log[0]):
     write_reproduction(
         snakemake.params.config,
-        results="results",
+        snakemake.input,
         out=snakemake.output.md,
         figures=Path(snakemake.output.figures[0]).parent,
-        discussion=snakemake.input.discussion,
     )

@@ -1,9 +1,12 @@
 """The workflow's config as Snakemake hands it over: command-line values typed as the
-schema types them, and the check that a run is the full default study (`publish`).
+schema types them, the cross-checks the schema cannot express (check_experiments,
+check_tuning), and the check that a run is the full default study (`publish`).
 Light on purpose (yaml only): the Snakefile imports it on every start.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import yaml
 
@@ -24,6 +27,16 @@ PUBLISHED_KEYS = (
 NON_STRING = {"integer", "number", "boolean"}
 
 
+def dereferenced(schema: dict, root: dict) -> dict:
+    """The schema node that `schema` refers to (local references only: "#/$defs/name")."""
+    while "$ref" in schema:
+        node = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
 def typed_like_schema(value, schema: dict, root: dict | None = None):
     """`value` with every string that the JSON schema types as a number, an integer or a
     boolean read as YAML. Snakemake reads nested values given on the command line
@@ -31,11 +44,7 @@ def typed_like_schema(value, schema: dict, root: dict | None = None):
     gives. Strings the schema allows as strings, and strings YAML does not read as the
     schema's type, are left for the schema's validation to judge."""
     root = schema if root is None else root
-    while "$ref" in schema:  # local references only: "#/$defs/name"
-        node = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
+    schema = dereferenced(schema, root)
     if isinstance(value, dict):
         properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
         extra = extra if isinstance(extra, dict) else {}
@@ -135,3 +144,49 @@ def pretrained(config: dict) -> list[tuple[str, str, str]]:
             for r in tuning["readings"]
         ]
     return list(dict.fromkeys(triples))
+
+
+def check_experiments(config: Mapping, rules: Sequence[str]) -> None:
+    """ValueError unless every experiment's data set, sizes and readings are in the config
+    and its runs name registered learning-rate rules (`rules`, in registration order)."""
+    sizes = {size_label(s) for s in config["data"]["sizes"]}
+    for name, exp in config["experiments"].items():
+        if exp["dataset"] not in config["datasets"]:
+            raise ValueError(
+                f"config experiments.{name}.dataset: '{exp['dataset']}' is not a key of"
+                f" datasets {sorted(config['datasets'])}"
+            )
+        for size in exp["sizes"]:
+            if size_label(size) not in sizes:
+                raise ValueError(
+                    f"config experiments.{name}.sizes: {size} is not in data.sizes {sorted(sizes)}"
+                )
+        for reading in exp["readings"]:
+            if reading not in config["readings"]:
+                raise ValueError(
+                    f"config experiments.{name}.readings: '{reading}' is not a key of readings"
+                )
+        for run in exp["runs"]:
+            for rule_name in run.split("+"):
+                if rule_name not in rules:
+                    raise ValueError(
+                        f"config experiments.{name}.runs: '{run}' names no registered rule"
+                        f" '{rule_name}'; rules: {', '.join(rules)} (add your own: `plugins`)"
+                    )
+
+
+def check_tuning(config: Mapping, rules: Sequence[str]) -> None:
+    """ValueError unless the tuning's data set, size and readings are in the config and its
+    runs name registered learning-rate rules (config `tuning`)."""
+    tuning, where = config["tuning"], "config tuning"
+    if tuning["dataset"] not in config["datasets"]:
+        raise ValueError(f"{where}.dataset: '{tuning['dataset']}' is not a key of datasets")
+    if size_label(tuning["size"]) not in {size_label(s) for s in config["data"]["sizes"]}:
+        raise ValueError(f"{where}.size: {tuning['size']} is not in data.sizes")
+    for reading in tuning["readings"]:
+        if reading not in config["readings"]:
+            raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
+    for run in tuning["runs"]:
+        for rule_name in run.split("+"):
+            if rule_name not in rules:
+                raise ValueError(f"{where}.runs: '{run}' names no registered rule '{rule_name}'")

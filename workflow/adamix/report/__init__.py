@@ -1,1 +1,4 @@
-"""Aggregation: metrics, statistics, claims, tables, figures and the write-up (no torch)."""
+"""Aggregation, torch-free: metrics (the per-epoch schema), stats, paper (its numbers),
+tables, claims, figures, tuning, and the write-up: writeup (the document from rule
+reproduction_doc's named inputs), sections and beyond (each section's numbers and tables),
+render (number formats, Markdown tables, the Jinja2 environment) and templates/ (the prose)."""

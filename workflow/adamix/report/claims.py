@@ -282,7 +282,7 @@ def claims_table(
     """One row per claim, experiment of its figure and reading (and data size, except claim
     6): verdict, the numbers behind it and the rule. `experiments`: the config's
     experiments; a claim with no experiment of its figure, or whose runs are absent, gets
-    "not run". `timing`: the controlled timing per experiment (rule timing), claim 2's
+    "not run". `timing`: the controlled timing per experiment (rule step_timing), claim 2's
     first view."""
     final = final_rows(df, epoch)
     rows = []
@@ -326,7 +326,7 @@ def _verdict(claim: Claim, group: pd.DataFrame, index: str = "seed") -> dict:
 
 def _judge_tuned(final: pd.DataFrame) -> list[dict]:
     """Claim 7 per reading, on the tuned runs' metrics (rule tuning_metrics: readings named
-    by adamix.report.tuning.tuning_reading, one rate per run)."""
+    by adamix.plan.cells.tuning_reading, one rate per run)."""
     claim = TUNED
     base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule,
             "experiment": "tuning"}  # fmt: skip

@@ -206,7 +206,7 @@ def write_walltime(
     timing: Path | None = None,
 ) -> None:
     """The wall times of one experiment from its per-job metrics files `inputs` (and the
-    controlled timing's parquet `timing`, rule timing): the table
+    controlled timing's parquet `timing`, rule step_timing): the table
     (adamix.report.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG (rule
     walltime; `out`: their paths, keys png, csv, md, html)."""
     inputs = list(inputs)

@@ -140,8 +140,8 @@ def walltime_per_seed(df: pd.DataFrame, experiment: dict, epoch: int | None = No
     return final.assign(ratio=final["seconds"] / final["baseline"])
 
 
-def step_timing(timing: pd.DataFrame) -> pd.DataFrame:
-    """Per reading and run of the controlled timing (rule timing: seconds per training step
+def step_milliseconds(timing: pd.DataFrame) -> pd.DataFrame:
+    """Per reading and run of the controlled timing (rule step_timing: seconds per training step
     per round): milliseconds per step, mean and 95% t-CI over rounds, and the mean over
     rounds of the ratio to Cons+Cons's step in the same round (NaN without Cons+Cons)."""
     base = timing.loc[timing["run"] == BASELINE, ["reading", "round", "seconds"]]
@@ -167,7 +167,7 @@ def walltime_table(
     """Per reading, size and run: our cumulative fine-tuning seconds at the final epoch over
     seeds, the mean per-seed ratio to Cons+Cons, and the paper's 50-epoch seconds and
     ratio. Seconds of a few epochs do not compare with the paper's 50; ratios do. With
-    `timing` (rule timing), also its controlled milliseconds per step (step_timing)."""
+    `timing` (rule step_timing), also its controlled milliseconds per step (step_milliseconds)."""
     paper = paper_seconds(name) if applies(experiment) else {}
     paper_base = paper.get(BASELINE, math.nan)
     final = walltime_per_seed(df, experiment, epoch)
@@ -190,7 +190,7 @@ def walltime_table(
         )
     table = pd.DataFrame(rows)
     if timing is not None and not table.empty:
-        table = table.merge(step_timing(timing), on=["reading", "run"], how="left")
+        table = table.merge(step_milliseconds(timing), on=["reading", "run"], how="left")
     return table.reindex(columns=WALLTIME_COLUMNS)
 
 

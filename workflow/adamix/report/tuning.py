@@ -21,7 +21,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
-from adamix.plan.cells import oneshot_reading, tuning_reading  # noqa: F401
+from adamix.plan.cells import oneshot_reading, tuning_reading
 from adamix.report.figures import experiment_figure, save_figure
 from adamix.report.metrics import load_metrics
 from adamix.report.stats import describe, direction, paired

@@ -5,8 +5,10 @@ parameter-sized tensors 9 to 13 times (each op reads and writes whole tensors); 
 loops read each element's parameter, gradient and state once and write them once: 5
 streams for AdaGrad, AdaMix and AdaDec "decaying", 6 for AdaDec "paper", against the 3 of
 a plain SGD step. They compute the same formulas as ``adamix.schedules``, with the same
-float operations in the same order, on the same state, so the two paths give the same
-bits and can take turns within a run (``ScheduledSGD(fused=...)``).
+float operations in the same order, on the same state, so the two paths can take turns
+within a run (``ScheduledSGD(fused=...)``): bit for bit where torch's CPU kernels fuse
+multiply-adds as numba's do (its vectorised kernels on a CPU with FMA), else within a few
+ulps.
 
 numba compiles each kernel on first use, per dtype, and caches the machine code on disk
 (``__pycache__``), so later processes load it in a fraction of a second. The loops run
@@ -26,8 +28,11 @@ import torch
 from numba import prange
 
 # "contract" lets a*b + c be one fused multiply-add, as in torch's vectorised addcmul, so
-# that both paths round alike. Where a sum has two products, ``_rounded_product`` marks
-# the one torch rounds on its own (an op of its own there).
+# that both paths round alike where the CPU has FMA and torch runs its vectorised kernels;
+# under torch's non-vectorised ones (ATEN_CPU_CAPABILITY=default), or numba on a CPU
+# without FMA, one path fuses and the other does not, and they differ by a few ulps. Where
+# a sum has two products, ``_rounded_product`` marks the one torch rounds on its own (an
+# op of its own there).
 _jit = numba.njit(parallel=True, cache=True, fastmath={"contract"})
 
 

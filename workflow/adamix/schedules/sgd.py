@@ -1,285 +1,38 @@
-"""Learning-rate rules as one torch optimizer, ScheduledSGD, and the registry of rules.
+"""ScheduledSGD: the one torch optimizer that applies every learning-rate rule.
 
 Every rule is plain SGD, theta <- theta - eta * g; only the rate eta differs. A rule is
 chosen per parameter group, and ``build_optimizer`` routes the paper's two labelled
 groups, "weight" and "bias", to their rules (optax's ``multi_transform`` idea), so the
 paper's method AdaMix+Power is ``build_optimizer(weights, biases, "AdaMix", "Power", ...)``.
-
-Each rule is one small specification registered under its name in ``RULES`` (the
-built-in ones in adamix.schedules.builtin); the optimizer knows no rule by name. A ``ScalarRule``
-gives one rate shared by the whole group, a function of the step; an ``AdaptiveRule``
-gives one rate per element, c(t) * factor, from per-parameter state; a ``TorchRule`` is
-one of torch.optim's optimizers. A user's own rule is any of these, registered with
-``register`` from a Python file that the config's ``plugins`` names (``load_plugin``).
-Each rule declares the settings it ``reads``: two jobs that differ only in settings their
-rules do not read compute the same.
-
-The readings of the paper's ambiguities (docs/paper.md) are arguments, defaults first:
-
-- ``timing`` (ambiguity 1): "current" folds g(t) into the rate that step t applies;
-  "lagged" applies the rate built from g(0..t-1) and folds g(t) in afterwards, so the first
-  step applies eta0/sqrt(K) (AdaGrad), eta0 (AdaMix), p(0)/sqrt(K) (AdaDec); K = 1 in the
-  paper, where these are eta0 and p(0).
-- ``adadec`` (ambiguity 2): "paper", eq. 14, G(t) = xi (s g(t-1))^2 + (s g(t))^2 with
-  g(-1) = 0; "decaying" (Senior et al.), G(t) = xi G(t-1) + (s g(t))^2 with G(-1) = 0.
-- ``t_unit`` (ambiguity 3): "step" counts optimizer steps; "epoch" makes the rules' t and R
-  count epochs: t = step // steps_per_epoch and R = total_steps // steps_per_epoch.
-- ``g_scale`` (ambiguity 5): s scales g inside the adaptive denominators only ("sum" is
-  s = 1, "mean" is s = 1 / batch size); the update always uses the raw gradient.
+The optimizer looks each group's rule up in the registry (adamix.schedules.registry) and
+applies it by its kind (adamix.schedules.kinds, which also lists the readings of the
+paper's ambiguities, this optimizer's arguments); it knows no rule by name.
 
 A step allocates nothing and never synchronises with the device. It is memory-bound, so
 an adaptive rule runs, like torch's own optimizers, on one of two paths (``fused``): on
 the CPU, loops compiled by numba (``adamix.schedules.fused``) that read and write every element
 once; elsewhere (a GPU) ``torch._foreach_*`` multi-tensor ops, in place, each rule making
 as few passes as its formula allows. Both compute the same float operations in the same
-order (tests/test_schedules.py compares them bit for bit).
+order: bit for bit where torch's CPU kernels fuse multiply-adds as numba's do, else within
+a few ulps (tests/test_schedules.py compares them).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import numbers
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from adamix.plan.settings import SETTINGS, TRAINING
+from adamix.schedules import kinds
+from adamix.schedules.kinds import AdaptiveRule, Rule, ScalarRule, TorchRule, schedule_time
+from adamix.schedules.registry import RULES, get_rule
 
-TIMINGS = ("current", "lagged")
-ADADEC_FORMS = ("paper", "decaying")
-T_UNITS = ("step", "epoch")
-# What a rule may read (``reads``): the optimizer's hyperparameters of adamix.plan.settings.
-READABLE = ("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale")
-
-__all__ = [
-    "RULES",
-    "AdaptiveRule",
-    "ScalarRule",
-    "ScheduledSGD",
-    "build_optimizer",
-    "load_plugin",
-    "register",
-]
-
-
-# --- the two kinds of rule -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScalarRule:
-    """A rule that gives the whole group one rate: ``rate(h, t, R)``, with ``h`` the
-    group's hyperparameters (h["lr"] is eta0, h["q"], h["K"] ...) and t, R the step and
-    the total number of steps, counted in the unit of ``t_unit`` (list "t_unit" in
-    ``reads`` when the rate depends on t). A rate of 0 leaves the parameters as they are."""
-
-    name: str
-    rate: Callable[[dict, int, int], float]
-    reads: tuple[str, ...]
-    doc: str = ""
-
-    stateful = False
-    PARTS = ("rate",)  # what must be a function
-
-    def step(self, opt, group: dict, step: int | Tensor, params, grads, states) -> None:
-        rate = self.rate(group, *schedule_time(group, step))
-        if isinstance(rate, Tensor):  # the capturable path: a rate of the device's step
-            torch._foreach_add_(params, torch._foreach_mul(grads, -rate))
-        elif rate != 0.0:
-            torch._foreach_add_(params, grads, alpha=-float(rate))
-
-    def scalar(self, group: dict, step: int) -> float:
-        t, R = schedule_time(group, step)
-        return float(self.rate(group, t, R))
-
-    def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
-        rate = self.scalar(group, step)
-        return rate, rate, rate
-
-
-@dataclass(frozen=True)
-class AdaptiveRule:
-    """A rule with one rate per element, rate = c(t) * factor, the factor made from
-    per-parameter state (torch tensors shaped like the parameter):
-
-    - ``scale(h, step)``: c(t), one number per step (h: the group's hyperparameters);
-    - ``init(h, p)``: the state before the first gradient, a dict of tensors;
-    - ``fold(h, states, grads, scratch)``: fold g(t) into every parameter's state, in place,
-      with torch ops (any device); ``scratch`` holds one free tensor per parameter;
-    - ``factor(h, state, out)``: the factor the state gives (computed into ``out`` if it
-      is not kept in the state);
-    - ``no_state_factor(h)``: the factor of an element that never had a gradient;
-    - ``kernel`` (optional): the fused CPU path, ``kernel(fused, h, c, p, P, G, state,
-      lagged)`` with flat numpy views P, G and ``state_keys(h)`` of the state, in order.
-
-    A step applies c * factor * g before folding g(t) in ("lagged") or after ("current").
-    """
-
-    name: str
-    reads: tuple[str, ...]
-    scale: Callable[[dict, int], float]
-    init: Callable[[dict, Tensor], dict]
-    fold: Callable[[dict, list[dict], list[Tensor], list[Tensor]], None]
-    factor: Callable[[dict, dict, Tensor | None], Tensor]
-    no_state_factor: Callable[[dict], float]
-    kernel: Callable | None = None
-    state_keys: Callable[[dict], tuple[str, ...]] | None = None
-    doc: str = ""
-
-    stateful = True
-    PARTS = ("scale", "init", "fold", "factor", "no_state_factor")
-
-    def step(self, opt, group: dict, step: int | Tensor, params, grads, states) -> None:
-        views = opt._fused_views(group, self, params, grads, states)
-        c = self.scale(group, step)
-        lagged = group["timing"] == "lagged"
-        if views is not None:
-            kernels = _fused_kernels()
-            kernels.match_threads()
-            for p, (P, G, *state) in zip(params, views, strict=True):
-                self.kernel(kernels, group, c, p, P, G, state, lagged)
-            return
-        scratch = opt._scratch_like(params)
-
-        def apply() -> None:
-            factors = [self.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
-            if isinstance(c, Tensor):  # the capturable path: c(t) of the device's step
-                torch._foreach_addcmul_(params, grads, torch._foreach_mul(factors, -c))
-            else:
-                torch._foreach_addcmul_(params, grads, factors, value=-c)
-
-        if lagged:  # the rate built from g(0 .. t-1)
-            apply()
-        self.fold(group, states, grads, scratch)
-        if not lagged:  # the rate built from g(0 .. t)
-            apply()
-
-    def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
-        c = self.scale(group, step)  # rate = c * factor, c >= 0: the factor's stats scale
-        no_state = self.no_state_factor(group)
-        total, n, lo, hi = 0.0, 0, float("inf"), float("-inf")
-        for p in group["params"]:
-            state = opt.state.get(p)
-            if state:
-                factor = self.factor(group, state, None)
-                total += factor.sum(dtype=torch.float64).item()
-                lo, hi = min(lo, factor.min().item()), max(hi, factor.max().item())
-            else:
-                total += no_state * p.numel()
-                lo, hi = min(lo, no_state), max(hi, no_state)
-            n += p.numel()
-        if n == 0:
-            return float("nan"), float("nan"), float("nan")
-        return c * total / n, c * lo, c * hi
-
-
-@dataclass(frozen=True)
-class TorchRule:
-    """A rule that is one of torch.optim's optimizers, not rewritten: ``make(params, h)``
-    builds it for the group's parameters (h: the group's hyperparameters; h["lr"] its
-    rate). Its per-parameter state is the ScheduledSGD's own, so ``state_dict()`` saves it
-    and a resumed run continues bit for bit. Its rate statistics are the nominal rate
-    eta0: the per-element rate of such an optimizer has no closed form here.
-    ``library_lr``: the library's own default rate, the tuning's one-shot comparison."""
-
-    name: str
-    make: Callable[[list[Tensor], dict], Optimizer]
-    reads: tuple[str, ...] = ("lr",)
-    doc: str = ""
-    library_lr: float | None = None
-
-    stateful = False  # the inner optimizer makes its state
-    PARTS = ("make",)
-
-    def step(self, opt, group: dict, step: int | Tensor, params, grads, states) -> None:
-        inner = opt._inner.get(id(group))
-        if inner is None:  # torch.optim's capturable flag exists for its device steps only
-            h = {**group, "capturable": group["capturable"] and params[0].is_cuda}
-            inner = opt._inner[id(group)] = self.make(group["params"], h)
-        inner.state = opt.state  # shared, and new after a load_state_dict
-        inner.step()
-
-    def rate_stats(self, opt, group: dict, step: int) -> tuple[float, float, float]:
-        return group["lr"], group["lr"], group["lr"]
-
-
-Rule = ScalarRule | AdaptiveRule | TorchRule
-
-# --- the registry ------------------------------------------------------------------------
-
-RULES: dict[str, Rule] = {}  # name -> specification; the built-ins below, then plug-ins
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no "+": runs are Weight+Bias
-
-
-def register(rule: Rule) -> Rule:
-    """Add a rule to ``RULES`` under its name; ValueError for a taken name, a bad name, an
-    unknown setting in ``reads`` or a missing part."""
-    if not isinstance(rule, ScalarRule | AdaptiveRule | TorchRule):
-        raise ValueError(f"{rule!r} is not a ScalarRule, an AdaptiveRule or a TorchRule")
-    where = f"rule {rule.name!r}"
-    if not isinstance(rule.name, str) or not NAME.match(rule.name):
-        raise ValueError(f"{where}: a name is letters, digits and _, starting with a letter")
-    if rule.name in RULES:
-        raise ValueError(f"{where} is already registered; choose another name")
-    if unknown := sorted(set(rule.reads) - set(READABLE)):
-        raise ValueError(f"{where}: reads unknown settings {unknown}; known: {READABLE}")
-    if missing := [part for part in rule.PARTS if not callable(getattr(rule, part))]:
-        raise ValueError(f"{where}: {', '.join(missing)} must be a function")
-    if isinstance(rule, AdaptiveRule) and (rule.kernel is None) != (rule.state_keys is None):
-        raise ValueError(f"{where}: a fused kernel needs state_keys, and state_keys a kernel")
-    RULES[rule.name] = rule
-    return rule
-
-
-def get_rule(name: str) -> Rule:
-    try:
-        return RULES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown rule {name!r}; registered: {', '.join(RULES)}") from None
-
-
-_PLUGINS: dict[str, tuple[str, ...]] = {}  # plug-in -> the rules it registered
-
-
-def load_plugin(entry: str) -> tuple[str, ...]:
-    """Import a plug-in, a Python file (``path/to/rules.py``) or an importable module
-    (``package.rules``), whose code calls ``register``; returns the names it registered.
-    Loading the same plug-in again does nothing. ValueError if it registers no rule."""
-    key = str(Path(entry).resolve()) if entry.endswith(".py") else entry
-    if key in _PLUGINS:
-        return _PLUGINS[key]
-    before = set(RULES)
-    try:
-        if entry.endswith(".py"):
-            if not Path(entry).is_file():
-                raise FileNotFoundError(f"plug-in {entry!r}: no such file")
-            module_name = "adamix_plugin_" + re.sub(r"\W", "_", key)
-            spec = importlib.util.spec_from_file_location(module_name, entry)
-            spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        else:
-            importlib.import_module(entry)
-    except ValueError as error:
-        raise ValueError(f"plug-in {entry!r}: {error}") from None
-    names = tuple(name for name in RULES if name not in before)
-    if not names:
-        raise ValueError(f"plug-in {entry!r} registered no rule (call adamix.schedules.register)")
-    _PLUGINS[key] = names
-    return names
-
-
-def settings_read(run: str) -> tuple[str, ...]:
-    """The fine-tuning settings a Weight+Bias run's result depends on: those every run
-    reads (adamix.plan.settings.TRAINING) and those its two rules declare in ``reads``."""
-    weight, bias = run.split("+")
-    read = {*TRAINING, *get_rule(weight).reads, *get_rule(bias).reads}
-    return tuple(name for name in SETTINGS if name in read)
+__all__ = ["ScheduledSGD", "build_optimizer"]
 
 
 def build_optimizer(
@@ -299,14 +52,6 @@ def build_optimizer(
         {"params": list(biases), "name": "bias", "rule": bias_rule},
     ]
     return ScheduledSGD(groups, **hyperparameters)
-
-
-def schedule_time(group: dict, step: int) -> tuple[int, int]:
-    """(t, R) in the unit the schedules count in: optimizer steps or epochs."""
-    if group["t_unit"] == "epoch":
-        spe = group["steps_per_epoch"]
-        return step // spe, group["total_steps"] // spe
-    return step, group["total_steps"]
 
 
 def _check_hyperparameters(group: dict, rule_required: bool = True) -> None:
@@ -330,14 +75,14 @@ def _check_hyperparameters(group: dict, rule_required: bool = True) -> None:
         raise bad("q", "a number >= 0")
     if not 0 <= group["xi"] <= 1:
         raise bad("xi", "a number in [0, 1]")
-    if group["timing"] not in TIMINGS:
-        raise bad("timing", f"one of {TIMINGS}")
-    if group["adadec"] not in ADADEC_FORMS:
-        raise bad("adadec", f"one of {ADADEC_FORMS}")
+    if group["timing"] not in kinds.TIMINGS:
+        raise bad("timing", f"one of {kinds.TIMINGS}")
+    if group["adadec"] not in kinds.ADADEC_FORMS:
+        raise bad("adadec", f"one of {kinds.ADADEC_FORMS}")
     if not group["g_scale"] > 0:
         raise bad("g_scale", "a number > 0")
-    if group["t_unit"] not in T_UNITS:
-        raise bad("t_unit", f"one of {T_UNITS}")
+    if group["t_unit"] not in kinds.T_UNITS:
+        raise bad("t_unit", f"one of {kinds.T_UNITS}")
     if group["fused"] not in (None, True, False):
         raise bad("fused", "None, True or False")
     if group["capturable"] not in (True, False):
@@ -455,13 +200,13 @@ class ScheduledSGD(Optimizer):
                         float(group["step"]), dtype=torch.float64, device=device
                     )
                 if params:
-                    rule.step(self, group, step, params, grads, states)
+                    self._apply(rule, group, step, params, grads, states)
                 step.add_(1)
                 continue
             step = group["step"]
             group["step"] = step + 1
             if params:
-                rule.step(self, group, step, params, grads, states)
+                self._apply(rule, group, step, params, grads, states)
         return loss
 
     @torch.no_grad()
@@ -476,11 +221,89 @@ class ScheduledSGD(Optimizer):
         """
         self._sync_steps()
         return {
-            group.get("name", f"group{i}"): get_rule(group["rule"]).rate_stats(
-                self, group, max(group["step"] - 1, 0)
+            group.get("name", f"group{i}"): self._rule_rate_stats(
+                get_rule(group["rule"]), group, max(group["step"] - 1, 0)
             )
             for i, group in enumerate(self.param_groups)
         }
+
+    # --- each kind of rule applied (adamix.schedules.kinds) ------------------------------
+
+    def _apply(self, rule: Rule, group: dict, step: int | Tensor, params, grads, states) -> None:
+        """One step of the group's parameters that have a gradient, at the rule's rate."""
+        if isinstance(rule, ScalarRule):
+            self._scalar_step(rule, group, step, params, grads)
+        elif isinstance(rule, AdaptiveRule):
+            self._adaptive_step(rule, group, step, params, grads, states)
+        else:
+            self._torch_step(rule, group, params)
+
+    def _scalar_step(self, rule: ScalarRule, group: dict, step: int | Tensor, params, grads):
+        rate = rule.rate(group, *schedule_time(group, step))
+        if isinstance(rate, Tensor):  # the capturable path: a rate of the device's step
+            torch._foreach_add_(params, torch._foreach_mul(grads, -rate))
+        elif rate != 0.0:
+            torch._foreach_add_(params, grads, alpha=-float(rate))
+
+    def _adaptive_step(
+        self, rule: AdaptiveRule, group: dict, step: int | Tensor, params, grads, states
+    ) -> None:
+        views = self._fused_views(group, rule, params, grads, states)
+        c = rule.scale(group, step)
+        lagged = group["timing"] == "lagged"
+        if views is not None:
+            kernels = _fused_kernels()
+            kernels.match_threads()
+            for p, (P, G, *state) in zip(params, views, strict=True):
+                rule.kernel(kernels, group, c, p, P, G, state, lagged)
+            return
+        scratch = self._scratch_like(params)
+
+        def apply() -> None:
+            factors = [rule.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
+            if isinstance(c, Tensor):  # the capturable path: c(t) of the device's step
+                torch._foreach_addcmul_(params, grads, torch._foreach_mul(factors, -c))
+            else:
+                torch._foreach_addcmul_(params, grads, factors, value=-c)
+
+        if lagged:  # the rate built from g(0 .. t-1)
+            apply()
+        rule.fold(group, states, grads, scratch)
+        if not lagged:  # the rate built from g(0 .. t)
+            apply()
+
+    def _torch_step(self, rule: TorchRule, group: dict, params) -> None:
+        inner = self._inner.get(id(group))
+        if inner is None:  # torch.optim's capturable flag exists for its device steps only
+            h = {**group, "capturable": group["capturable"] and params[0].is_cuda}
+            inner = self._inner[id(group)] = rule.make(group["params"], h)
+        inner.state = self.state  # shared, and new after a load_state_dict
+        inner.step()
+
+    def _rule_rate_stats(self, rule: Rule, group: dict, step: int) -> tuple[float, float, float]:
+        if isinstance(rule, ScalarRule):
+            rate = rule.scalar(group, step)
+            return rate, rate, rate
+        if isinstance(rule, TorchRule):  # the nominal rate eta0
+            return group["lr"], group["lr"], group["lr"]
+        c = rule.scale(group, step)  # rate = c * factor, c >= 0: the factor's stats scale
+        no_state = rule.no_state_factor(group)
+        total, n, lo, hi = 0.0, 0, float("inf"), float("-inf")
+        for p in group["params"]:
+            state = self.state.get(p)
+            if state:
+                factor = rule.factor(group, state, None)
+                total += factor.sum(dtype=torch.float64).item()
+                lo, hi = min(lo, factor.min().item()), max(hi, factor.max().item())
+            else:
+                total += no_state * p.numel()
+                lo, hi = min(lo, no_state), max(hi, no_state)
+            n += p.numel()
+        if n == 0:
+            return float("nan"), float("nan"), float("nan")
+        return c * total / n, c * lo, c * hi
+
+    # --- parameters, state and the fused kernels' views ----------------------------------
 
     def _collect(self, group: dict, rule: Rule) -> tuple[list[Tensor], list[Tensor], list[dict]]:
         """The group's parameters that have a gradient, their gradients and (rules with
@@ -549,12 +372,7 @@ def _fused_kernels():
     """The adamix.schedules.fused module, imported on first use (numba takes ~0.3 s to import);
     None where numba is not installed."""
     try:
-        from adamix.schedules import fused
+        import adamix.schedules.fused as fused
     except ImportError:
         return None
     return fused
-
-
-# The built-in rules register themselves (adamix.schedules.builtin); imported last, as they use the
-# kinds above.
-from adamix.schedules import builtin as _builtin  # noqa: E402, F401

@@ -3,13 +3,11 @@
 Plain SGD, theta <- theta - eta * g (eq. 4-5), where g is the SUM of the per-example
 gradients of the minibatch (eq. 6) and eta comes from the learning-rate rule routed to
 each parameter group (adamix.schedules). One metrics row per epoch; epoch 0 is the
-pre-trained network before any update.
+pre-trained network before any update. The resume state is adamix.train.resume's.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import math
 import os
 import time
@@ -19,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from adamix.atomic import atomic
 from adamix.data import load_subset
 from adamix.plan.settings import FinetuneSettings
 from adamix.report.metrics import write_metrics
@@ -27,15 +24,8 @@ from adamix.schedules import build_optimizer, load_plugin
 from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.train.devices import device_name, pixels, setup_job
 from adamix.train.rbm import load_layer
+from adamix.train.resume import CODE, RESUME_FORMAT, digest, load_state, save_state
 
-# The form of a resume state; a state of another form is ignored (the job starts over).
-# 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.schedules.fused).
-RESUME_FORMAT = 2
-# The code a fine-tuning result depends on: a resume state made by other code is not reused.
-CODE = [
-    Path(__file__).with_name(name)
-    for name in ("train.py", "autoencoder.py", "schedules.py", "rules.py", "fused.py")
-]
 # A run whose test RER exceeds DIVERGED x that of epoch 0 has diverged (``_diverged``).
 DIVERGED = 2.0
 
@@ -92,15 +82,6 @@ def finetune_job(
     Path(state).unlink(missing_ok=True)
 
 
-def digest(paths: Sequence[str | os.PathLike]) -> str:
-    """sha256 over the contents of the files (a plug-in given as a module name counts by
-    its name): what a resume state must have been computed from to be reused."""
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(Path(path).read_bytes() if Path(path).is_file() else str(path).encode())
-    return h.hexdigest()
-
-
 def finetune(
     model: torch.nn.Module,
     train_x: torch.Tensor,
@@ -146,7 +127,7 @@ def finetune(
     keys = {**keys, **s}  # every metrics row carries the job's keys and settings
     identity = {"keys": keys, "inputs": inputs, "format": RESUME_FORMAT}
     held_out = {"test": test_x, "val": val_x}  # evaluated at every epoch's end
-    rows = _resume(state_path, identity, model, optimizer, generator, log)
+    rows = load_state(state_path, identity, model, optimizer, generator, log)
     if not rows:
         rows = [_row(keys, 0, 0, model, train_x, held_out, optimizer, None, 0.0, 0.0, False)]
         log(_progress(rows[-1]))
@@ -169,7 +150,7 @@ def finetune(
         rows.append(row)
         log(_progress(rows[-1]))
         if time.monotonic() - last_save >= save_every_s:
-            _save_state(state_path, identity, model, optimizer, generator, rows, log)
+            save_state(state_path, identity, model, optimizer, generator, rows, log)
             last_save = time.monotonic()
     return rows
 
@@ -337,59 +318,3 @@ def _progress(row: dict) -> str:
         f"train rer_sse {row['train_rer_sse']:.4f}, {row['epoch_seconds']:.2f} s"
         + (" DIVERGED" if row["diverged"] else "")
     )
-
-
-def _save_state(path, identity, model, optimizer, generator, rows, log=print) -> None:
-    """Write the resume state atomically: a kill mid-write leaves the previous state intact.
-    The state is optional: a failed write (disk full, no such folder) is a warning, and
-    leaves no temporary file behind."""
-    path = Path(path)
-    state = {
-        **identity,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
-        "rows": rows,
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic(path) as tmp:
-            torch.save(state, tmp)
-    except (OSError, RuntimeError) as error:
-        log(f"WARNING: resume state not saved to {path} ({error}); the job goes on without")
-
-
-def _resume(path, identity, model, optimizer, generator, log) -> list[dict]:
-    """The rows of the resume state at `path`, with model, optimizer and generator set to
-    it; [] (start over) when there is none, when it belongs to other inputs, settings or
-    code (set aside), or when it cannot be read (moved aside to *.unreadable, named in
-    the log). Nothing is changed unless the whole state applies."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    before = copy.deepcopy((model.state_dict(), optimizer.state_dict(), generator.get_state()))
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
-            raise ValueError(f"a {type(state).__name__}, not a dict")
-        if any(state.get(key) != value for key, value in identity.items()):
-            log(f"ignoring resume state {path}: it belongs to other inputs, settings or code")
-            return []
-        rows = state["rows"]
-        if not (isinstance(rows, list) and rows and rows[-1]["epoch"] >= 0):
-            raise ValueError("no rows")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-    except Exception as error:  # truncated, garbage, wrong shapes or keys
-        model.load_state_dict(before[0])
-        optimizer.load_state_dict(before[1])
-        generator.set_state(before[2])
-        aside = path.with_name(path.name + ".unreadable")
-        os.replace(path, aside)
-        # torch's own messages advise an unsafe load (weights_only=False): not passed on
-        reason = str(error) if isinstance(error, ValueError) else type(error).__name__
-        log(f"unreadable resume state {path} ({reason}), moved to {aside}; starting over")
-        return []
-    log(f"resumed from {path} after epoch {rows[-1]['epoch']}")
-    return rows

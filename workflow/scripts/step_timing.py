@@ -1,10 +1,10 @@
-"""Snakemake script of rule timing: adamix.bench.timing_job."""
+"""Snakemake script of rule step_timing: adamix.train.step_timing.step_timing_job."""
 
-from adamix.bench import timing_job
 from adamix.joblog import job_log
+from adamix.train.step_timing import step_timing_job
 
 with job_log(snakemake.log[0]) as log:
-    timing_job(
+    step_timing_job(
         snakemake.input.subset,
         snakemake.input.layers,
         snakemake.output[0],

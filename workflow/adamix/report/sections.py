@@ -1,0 +1,367 @@
+"""The write-up's sections on the paper's study: the numbers and tables of each, handed to
+its template (adamix/report/templates/<section>.md.j2), which holds the prose.
+
+Each function takes the tables the pipeline wrote (results/tables, results/metrics.parquet,
+the pre-training errors) as data frames and returns the section's Markdown; the document
+is put together by adamix.report.writeup.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from adamix.report.paper import paper_results
+from adamix.report.render import (
+    DASH,
+    general,
+    interval,
+    markdown,
+    number,
+    ours,
+    render,
+    seeds,
+    signed,
+)
+from adamix.report.tables import BASELINE, JOB
+
+DEFAULT = "default"  # the paper's literal reading, first in the headline
+# The readings the headline shows side by side: the literal one and the one that reads the
+# adaptive rules' gradient as the minibatch mean (docs/paper.md, ambiguity 5).
+HEADLINE_READINGS = (DEFAULT, "g_scale-mean")
+NEAR = 0.10  # "near" the paper: within 10% of its value (headline, pre-training ablation)
+PRETRAIN_RUNS = ["Cons+Cons", "Cons+None", "None+Cons"]  # experiment 2's runs
+PAUSE_S = 600  # no epoch of any job finished for this long: the run was stopped
+# The settings a reading can override: the paper's ambiguities (config.yaml, `finetune`).
+AMBIGUITIES = {
+    "timing": "the gradients in a step's rate (eq. 12): up to the current step or the previous",
+    "adadec": "AdaDec's G (eq. 14): the paper's two terms, or Senior et al.'s decaying sum",
+    "t_unit": "what t and R count in Exp, Power and AdaDec: minibatch steps or epochs",
+    "g_scale": "the gradient in the adaptive denominators: the minibatch sum (eq. 6) or mean",
+    "pretrain_epochs": "RBM epochs of pre-training per layer (0: the random initial weights)",
+}
+
+
+def introduction() -> str:
+    return render("introduction.md.j2", citation=paper_results()["citation"])
+
+
+# ------------------------------------------------------------------ setup
+
+
+def setup_section(metrics: pd.DataFrame, pretrain: pd.DataFrame, config: dict) -> str:
+    """Where and how long the pipeline ran."""
+    devices = pd.concat([metrics, pretrain])[["device", "device_name"]]
+    devices = devices.assign(device=devices["device"].str.split(":").str[0]).drop_duplicates()
+    # A cell that reuses another reading's job (adamix.report.tables.gather_metrics) has that
+    # job's rows, finish times included: each job counts once.
+    own = metrics.drop_duplicates(
+        ["dataset", "weight_rule", "bias_rule", "size", "seed", "epoch", "finished_at"]
+    )
+    jobs = own.groupby(JOB)["cumulative_seconds"].max()
+    cells = metrics.drop_duplicates([*JOB, "epoch"]).groupby(JOB)["cumulative_seconds"].max()
+    finetune_seconds, pretrain_seconds = jobs.sum(), pretrain["seconds"].sum()
+    elapsed = metrics["finished_at"].max() - (pretrain["finished_at"] - pretrain["seconds"]).min()
+    return render(
+        "setup.md.j2",
+        devices=list(devices.itertuples()),
+        torch_versions=sorted(metrics["torch_version"].unique()),
+        seeds=[str(s) for s in sorted(metrics["seed"].unique())],
+        sizes=config["data"]["sizes"],
+        n_layers=len(pretrain.drop_duplicates(["dataset", "reading", "size", "seed", "layer"])),
+        pretrain_epochs=config["pretrain"]["epochs"],
+        pretrain_seconds=pretrain_seconds,
+        n_jobs=len(jobs),
+        finetune_epochs=config["finetune"]["epochs"],
+        finetune_seconds=finetune_seconds,
+        n_cells=len(cells),
+        cell_seconds=cells.sum(),
+        saving=1 - finetune_seconds / cells.sum(),
+        total_seconds=finetune_seconds + pretrain_seconds,
+        elapsed=elapsed,
+        interruptions=interruptions(own, pretrain),
+    )
+
+
+def interruptions(metrics: pd.DataFrame, pretrain: pd.DataFrame) -> str:
+    """How the run went, from its epochs' finish times: the pauses (no epoch of any job
+    finished for PAUSE_S seconds: the run was stopped and later started again), the time
+    with jobs running, and the fine-tuning jobs interrupted mid-run (a pause between two
+    of their own epochs) that resumed from their saved epoch."""
+    times = pd.concat([metrics["finished_at"], pretrain["finished_at"]]).sort_values()
+    gaps = times.diff().dropna()
+    pauses = gaps[gaps > PAUSE_S]
+    if pauses.empty:
+        return render("interruptions.md.j2", pauses=0)
+    by_job = metrics.sort_values("epoch").groupby(JOB)["finished_at"]
+    return render(
+        "interruptions.md.j2",
+        pauses=len(pauses),
+        shortest=pauses.min(),
+        longest=pauses.max(),
+        running=(times.iloc[-1] - times.iloc[0]) - pauses.sum(),
+        resumed=int((by_job.apply(lambda t: t.diff().max()) > PAUSE_S).sum()),
+    )
+
+
+# ------------------------------------------------------------------ headline
+
+
+def paper_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The default reading's rows that carry a paper value, each (run, size, paper value)
+    once (Cons+Cons at 0.1 recurs in experiments 1-4 with the same 8.37), and the repeats
+    left out."""
+    rows = table[(table["reading"] == DEFAULT) & table["paper_rer_epoch50"].notna()]
+    repeated = rows.duplicated(["run", "size", "paper_rer_epoch50"])
+    return rows[~repeated], rows[repeated]
+
+
+def headline_readings(table: pd.DataFrame) -> list[str]:
+    """The readings the headline shows side by side (HEADLINE_READINGS that ran)."""
+    return [r for r in HEADLINE_READINGS if r in set(table["reading"])]
+
+
+def reading_cells(table: pd.DataFrame, rows: pd.DataFrame, reading: str) -> pd.DataFrame:
+    """The rows of `reading` for each (experiment, run, size) of `rows`, in their order
+    (all-NaN where the experiment did not run under `reading`)."""
+    keys = ["experiment", "run", "size"]
+    mine = table[table["reading"] == reading].drop_duplicates(keys)
+    return rows[keys].merge(mine, on=keys, how="left")
+
+
+def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
+    """Per reading that ran some of `rows`: how many of the paper's numbers lie within our
+    95% interval and within NEAR of our mean, and the median relative distance."""
+    verdicts = []
+    for reading in headline_readings(table):
+        cells = reading_cells(table, rows, reading)
+        paper, mean = rows["paper_rer_epoch50"].to_numpy(), cells["rer_mean"].to_numpy()
+        inside = (cells["rer_ci95_low"].to_numpy() <= paper) & (
+            paper <= cells["rer_ci95_high"].to_numpy()
+        )
+        relative = abs(mean - paper) / paper
+        ran = int(pd.notna(mean).sum())
+        if ran:
+            verdicts.append(
+                {"reading": reading, "inside": int(inside.sum()), "ran": ran,
+                 "near": int((relative <= NEAR).sum()),
+                 "distance": float(pd.Series(relative).median())}
+            )  # fmt: skip
+    return verdicts
+
+
+def headline_section(table: pd.DataFrame) -> str:
+    """Every number the paper prints beside ours, under the readings of the headline."""
+    rows, repeats = paper_rows(table)
+    readings = headline_readings(table)
+    unpublished = rows.empty  # our numbers alone, at their data sizes
+    if unpublished:
+        rows = table[table["reading"] == DEFAULT].drop_duplicates(["run", "size"])
+    shown = pd.DataFrame(
+        {
+            "experiment": rows["experiment"].to_numpy(),
+            "run": rows["run"].to_numpy(),
+            "size": rows["size"].map(general).to_numpy(),
+            "paper": rows["paper_rer_epoch50"].map(number).to_numpy(),
+        }
+    )
+    for reading in readings:
+        cells = reading_cells(table, rows, reading)
+        shown[f"{reading}: ours [95% CI]"] = [
+            DASH if pd.isna(r.rer_mean) else ours(pd.Series(r._asdict()))
+            for r in cells.itertuples(index=False)
+        ]
+        shown[f"{reading} − paper"] = cells["diff_vs_paper"].map(signed).to_numpy()
+    shown["seeds"] = rows.apply(seeds, axis=1).to_numpy()
+    repeated = [
+        {"run": run, "size": size, "paper": paper,
+         "names": [rows[(rows["run"] == run) & (rows["size"] == size)]["experiment"].iloc[0],
+                   *group["experiment"]]}
+        for (run, size, paper), group in repeats.groupby(["run", "size", "paper_rer_epoch50"])
+    ]  # fmt: skip
+    verdicts = headline_verdicts(table, rows[rows["paper_rer_epoch50"].notna()])
+    distance = {v["reading"]: v["distance"] for v in verdicts}
+    return render(
+        "headline.md.j2",
+        default=DEFAULT,
+        others=readings[1:],
+        unpublished=unpublished,
+        sizes=sorted(rows["size"].unique()),
+        table=markdown(shown),
+        repeats=repeated,
+        verdicts=verdicts,
+        near=NEAR,
+        closest=min(distance, key=distance.get) if distance else None,
+    )
+
+
+# ------------------------------------------------------------------ experiments and claims
+
+
+def experiment_sections(table: pd.DataFrame, experiments: dict, figure_link: dict[str, str]) -> str:
+    """Per experiment: its figure and its table under the headline's readings."""
+    parts = []
+    for name, exp in experiments.items():
+        rows = table[(table["experiment"] == name) & (table["reading"] == DEFAULT)]
+        readings = [r for r in headline_readings(table) if r in exp["readings"]]
+        shown = pd.DataFrame(
+            {"run": rows["run"].to_numpy(), "size": rows["size"].map(general).to_numpy()}
+        )
+        for reading in readings:
+            cells = reading_cells(table[table["experiment"] == name], rows, reading)
+            shown[f"{reading}: mean [95% CI]"] = [
+                DASH if pd.isna(r.rer_mean) else ours(pd.Series(r._asdict()))
+                for r in cells.itertuples(index=False)
+            ]
+        shown["seeds"] = rows["n_seeds"].astype(int).to_numpy()
+        shown["paper"] = rows["paper_rer_epoch50"].map(number).to_numpy()
+        parts.append(
+            {"name": name, "figure": exp["figure"] if "figure" in exp else None,
+             "runs": exp["runs"], "link": figure_link[name], "readings": readings,
+             "others": [r for r in exp["readings"] if r not in readings],
+             "table": markdown(shown)}
+        )  # fmt: skip
+    return render("experiments.md.j2", experiments=parts)
+
+
+def claims_section(claims: pd.DataFrame) -> str:
+    """The verdict on each claim, the numbers behind it and the rule that decides it."""
+    shown = claims.assign(claim=claims["claim"].astype(str))
+    return render(
+        "claims.md.j2",
+        table=markdown(shown[["claim", "statement", "reading", "sizes", "verdict"]]),
+        claims=list(shown.itertuples()),
+        rules=list(shown.drop_duplicates("claim").itertuples()),
+    )
+
+
+# ------------------------------------------------------------------ ablations
+
+
+def readings_run(config: dict) -> list[str]:
+    """The readings some experiment runs under, in the order of config["readings"]."""
+    used = {r for exp in config["experiments"].values() for r in exp["readings"]}
+    return [r for r in config["readings"] if r in used]
+
+
+def ablation_section(table: pd.DataFrame, claims: pd.DataFrame, config: dict) -> str:
+    """Our RER under each reading of the paper's ambiguities, and the verdicts per reading."""
+    readings = readings_run(config)
+    settings = config["finetune"]
+    defaults = ", ".join(f"{k}={settings[k]}" for k in ("timing", "adadec", "t_unit", "g_scale"))
+
+    def overrides(reading: str) -> str:
+        changed = config["readings"][reading]
+        return ", ".join(f"{k}={v}" for k, v in changed.items()) or f"none ({defaults})"
+
+    described = pd.DataFrame(
+        {
+            "reading": readings,
+            "overrides": [overrides(r) for r in readings],
+            "what it changes": [
+                "; ".join(AMBIGUITIES.get(k, k) for k in config["readings"][r]) or DASH
+                for r in readings
+            ],
+            "experiments": [
+                ", ".join(n for n, e in config["experiments"].items() if r in e["readings"])
+                for r in readings
+            ],
+        }
+    )
+    # A run shared by several experiments (Cons+Cons) is one job per reading: listed once,
+    # under the first experiment that has it.
+    rows = table.drop_duplicates(["reading", "size", "run"]).copy()
+    rows["experiment"] = rows.groupby(["run", "size"])["experiment"].transform("first")
+    rows = rows[rows.groupby(["run", "size"])["reading"].transform("nunique") > 1]
+    runs = None
+    if not rows.empty:
+        wide = rows.assign(cell=rows.apply(ours, axis=1)).pivot_table(
+            index=["experiment", "run", "size"], columns="reading", values="cell",
+            aggfunc="first", sort=False,
+        )  # fmt: skip
+        wide = wide.reindex(columns=[r for r in readings if r in wide.columns]).fillna(DASH)
+        wide = wide.reset_index().assign(size=lambda d: d["size"].map(general))
+        wide.columns.name = None
+        runs = markdown(wide)
+
+    verdicts = claims.assign(reading=claims["reading"].replace("", "any"))
+    verdicts["claim"] = verdicts["claim"].astype(str) + ": " + verdicts["statement"]
+    grid = verdicts.pivot_table(
+        index=["claim", "sizes"], columns="reading", values="verdict",
+        aggfunc="first", sort=False,
+    )  # fmt: skip
+    order = [r for r in [*readings, "any"] if r in grid.columns]
+    grid = grid.reindex(columns=order).fillna(DASH).reset_index()
+    grid.columns.name = None
+    return render(
+        "ablation.md.j2", readings=markdown(described), runs=runs, verdicts=markdown(grid)
+    )
+
+
+def pretraining_section(table: pd.DataFrame, config: dict) -> str:
+    """The pre-training ablation: experiment 2's runs after 0, 1, 3, ... RBM epochs per
+    layer (the readings that override `pretrain_epochs`), beside the paper, and which
+    setting, if any, brings None+Cons near the paper's value while Cons+Cons stays near
+    its own ("near": within NEAR of the paper's value). Empty if none ran."""
+    default_epochs = config["pretrain"]["epochs"]
+    epochs = {DEFAULT: default_epochs} | {
+        r: o["pretrain_epochs"] for r, o in config["readings"].items() if "pretrain_epochs" in o
+    }
+    rows = table[table["reading"].isin(epochs) & table["run"].isin(PRETRAIN_RUNS)]
+    ran = [r for r in epochs if r != DEFAULT and r in set(rows["reading"])]
+    if not ran:
+        return ""
+    order = sorted([DEFAULT, *ran], key=epochs.get)
+    name = rows.loc[rows["reading"].isin(ran), "experiment"].iloc[0]
+    rows = rows[rows["experiment"] == name]
+    cell = rows.assign(cell=rows.apply(ours, axis=1)).pivot_table(
+        index="reading", columns="run", values="cell", aggfunc="first"
+    )
+    paper = rows.drop_duplicates("run").set_index("run")["paper_rer_epoch50"]
+    shown = pd.DataFrame({"RBM epochs per layer": [f"{epochs[r]}" for r in order]})
+    for run in PRETRAIN_RUNS:
+        shown[run] = [cell.get(run, {}).get(r, DASH) for r in order]
+    shown.loc[len(shown)] = ["paper", *(number(paper.get(run)) for run in PRETRAIN_RUNS)]
+    context = {
+        "name": name, "default_epochs": default_epochs, "table": markdown(shown),
+        "paper_none": paper.get("None+Cons"), "paper_cons": paper.get(BASELINE), "limit": NEAR,
+        "unpublished": paper[["None+Cons", BASELINE]].isna().any(),
+        "sizes": list(rows["size"].unique()), "near": [],
+    }  # fmt: skip
+    if context["unpublished"]:
+        return render("pretraining.md.j2", **context)
+    means = rows.pivot_table(index="reading", columns="run", values="rer_mean")
+    near = [
+        r for r in order
+        if all(abs(means.loc[r, run] / paper[run] - 1) <= NEAR for run in ("None+Cons", BASELINE))
+    ]  # fmt: skip
+    context["near"] = [f"{epochs[r]}" for r in near]
+    return render("pretraining.md.j2", **context)
+
+
+def walltime_section(walltime: pd.DataFrame, name: str, epochs: int, figure_link: str) -> str:
+    """One experiment's fine-tuning seconds and ratios to Cons+Cons beside the paper's."""
+    shown = pd.DataFrame(
+        {
+            "reading": walltime["reading"],
+            "size": walltime["size"].map(general),
+            "run": walltime["run"],
+            "ours: seconds": walltime["seconds_mean"].map(number),
+            "ours: 95% CI": [
+                interval(r.seconds_ci95_low, r.seconds_ci95_high) for r in walltime.itertuples()
+            ],
+            f"ours: ratio to {BASELINE}": walltime["ratio_to_cons"].map(number),
+            "paper: seconds": walltime["paper_seconds"].map(number),
+            f"paper: ratio to {BASELINE}": walltime["paper_ratio_to_cons"].map(number),
+            "controlled: ms per step [95% CI]": [
+                DASH
+                if pd.isna(r.step_ms_mean)
+                else f"{r.step_ms_mean:.2f} " + interval(r.step_ms_ci95_low, r.step_ms_ci95_high)
+                for r in walltime.itertuples()
+            ],
+            f"controlled: ratio to {BASELINE}": walltime["step_ratio_to_cons"].map(number),
+        }
+    )
+    return render(
+        "walltime.md.j2",
+        name=name, epochs=epochs, baseline=BASELINE, link=figure_link, table=markdown(shown),
+    )  # fmt: skip
