@@ -51,12 +51,11 @@ FINETUNE_SCHEMA = pa.schema(
         pa.field("val_rer_mse", pa.float64()),
         pa.field("epoch_seconds", pa.float64(), nullable=False),  # training time of this epoch
         pa.field("cumulative_seconds", pa.float64(), nullable=False),
-        pa.field("lr_weight_mean", pa.float64()),
-        pa.field("lr_weight_min", pa.float64()),
-        pa.field("lr_weight_max", pa.float64()),
-        pa.field("lr_bias_mean", pa.float64()),
-        pa.field("lr_bias_min", pa.float64()),
-        pa.field("lr_bias_max", pa.float64()),
+        *(  # lr_weight_mean, lr_weight_min, lr_weight_max, then the same of the biases
+            pa.field(f"lr_{group}_{stat}", pa.float64())
+            for group in ("weight", "bias")
+            for stat in ("mean", "min", "max")
+        ),
         pa.field("grad_norm", pa.float64()),  # L2 norm of the last minibatch gradient
         pa.field("diverged", pa.bool_(), nullable=False),
         pa.field("device", pa.string(), nullable=False),  # torch device, e.g. "cuda:0"

@@ -91,6 +91,16 @@ EXPERIMENT_COLUMNS = [
 ]  # fmt: skip
 
 
+def _seed_counts(jobs: pd.DataFrame, epoch: int | None) -> dict:
+    """The epoch a row of a table reads (the last one run if None), its seeds and how many
+    of them diverged."""
+    return {
+        "epoch": epoch if epoch is not None else int(jobs["epoch"].max()),
+        "n_seeds": len(jobs),
+        "n_diverged": int(jobs["failed"].sum()),
+    }
+
+
 def experiment_table(
     df: pd.DataFrame, name: str, experiment: dict, epoch: int | None = None
 ) -> pd.DataFrame:
@@ -109,9 +119,7 @@ def experiment_table(
                 "reading": reading,
                 "size": size,
                 "run": run,
-                "epoch": epoch if epoch is not None else int(jobs["epoch"].max()),
-                "n_seeds": len(jobs),
-                "n_diverged": int(jobs["failed"].sum()),
+                **_seed_counts(jobs, epoch),
                 **{f"rer_{k}": v for k, v in stats.items() if k != "n"},
                 "paper_rer_epoch50": paper,
                 "diff_vs_paper": stats["mean"] - paper,
@@ -179,9 +187,7 @@ def walltime_table(
                 "reading": reading,
                 "size": size,
                 "run": run,
-                "epoch": epoch if epoch is not None else int(jobs["epoch"].max()),
-                "n_seeds": len(jobs),
-                "n_diverged": int(jobs["failed"].sum()),
+                **_seed_counts(jobs, epoch),
                 **{f"seconds_{k}": v for k, v in stats.items() if k != "n"},
                 "ratio_to_cons": describe(jobs["ratio"])["mean"],
                 "paper_seconds": paper.get(run, math.nan),
