@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from adamix.plan.config import typed_like_schema
+from adamix.plan.config import RESERVED_NAMES, typed_like_schema
 from adamix.plan.settings import FinetuneSettings
 from conftest import REPO, copy_workflow, snakemake
 
@@ -79,6 +79,39 @@ def dry_run_with(tmp_path, edit) -> str:
             lambda c: c["experiments"]["exp1"]["readings"].append("x"),
             r"exp1.readings: 'x' is not a key",
         ),
+        (
+            lambda c: c["pretrain"].update(batch_size=1000) or c["data"]["sizes"].insert(0, 0.01),
+            r"data.sizes: 0.01 leaves 600 of the 60000 training images, fewer than one"
+            r" minibatch \(pretrain.batch_size 1000\)",
+        ),
+        (
+            lambda c: c["data"]["sizes"].insert(0, 0.001),
+            r"data.sizes: 0.001 leaves 60 .* \(pretrain.batch_size 100\)",
+        ),
+        (
+            lambda c: c["pretrain"].update(batch_size=1) or c["data"]["sizes"].insert(0, 5e-05),
+            r"data.sizes: 5e-05 is below the smallest size, 0.0001",
+        ),
+        (lambda c: c.update(seeds=[0, 2**40]), r"1099511627776 is greater than the maximum"),
+        (lambda c: c.update(seeds=[0, 1, 0]), r"\[0, 1, 0\] has non-unique elements"),
+        (lambda c: c["tuning"].update(search_seed=2**32), r"4294967296 is greater than the max"),
+        (
+            lambda c: c["experiments"]["exp1"]["runs"].append("Cons+Cons"),
+            r"has non-unique elements",
+        ),
+        (lambda c: c["experiments"]["exp5"]["sizes"].append(1), r"has non-unique elements"),
+        (
+            lambda c: c["experiments"]["exp3"]["readings"].append("default"),
+            r"has non-unique elements",
+        ),
+        (
+            lambda c: c["experiments"].update(reference=c["experiments"]["exp1"]),
+            r"experiments.reference: 'reference' is reserved",
+        ),
+        (
+            lambda c: c["experiments"].update(exp1_walltime=c["experiments"]["exp1"]),
+            r"experiments.exp1_walltime: 'exp1_walltime' is reserved",
+        ),
     ],
     ids=[
         "unknown-rule",
@@ -97,6 +130,17 @@ def dry_run_with(tmp_path, edit) -> str:
         "enum",
         "size",
         "reading",
+        "pretrain-batch>images",
+        "size<batch",
+        "size-label",
+        "seed>=2**32",
+        "seed-twice",
+        "search-seed",
+        "run-twice",
+        "size-twice",
+        "reading-twice",
+        "reserved-name",
+        "walltime-name",
     ],
 )
 def test_bad_config_is_refused_before_any_job(tmp_path, edit, expected):
@@ -229,3 +273,13 @@ def test_typed_like_schema_reads_each_type_of_the_schema():
         "readings": {"r": {"timing": "lagged"}},
         "device": "cpu",
     }
+
+
+def test_reserved_names_cover_every_rule(tmp_path):
+    """An experiment is a target rule of its name: no rule of the workflow may be one."""
+    workdir = copy_workflow(tmp_path / "wf")
+    listed = snakemake(workdir, "--list-rules", config=None).stdout.split()
+    experiments = yaml.safe_load((REPO / "config.yaml").read_text())["experiments"]
+    rules = {name for name in listed if re.fullmatch(r"\w+", name)} - set(experiments)
+    assert rules, listed
+    assert rules <= RESERVED_NAMES, sorted(rules - RESERVED_NAMES)

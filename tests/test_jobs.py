@@ -148,3 +148,20 @@ def test_an_atomic_write_that_fails_keeps_the_old_file(tmp_path):
     with atomic(path) as tmp:
         tmp.write_bytes(b"new")
     assert path.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_layer_that_would_take_no_step_is_an_error():
+    """Fewer images than a minibatch: an error, never an untrained layer with error 0."""
+    from adamix.train.rbm import pretrain_layer
+
+    settings = {
+        "epochs": 1, "batch_size": 100, "lr": 0.1, "lr_linear": 0.001, "momentum_initial": 0.5,
+        "momentum_final": 0.9, "momentum_switch_epoch": 5, "weight_cost": 0.0002,
+    }  # fmt: skip
+    images = torch.rand(60, 20)
+    with pytest.raises(ValueError, match="batch_size 100 exceeds the 60 training images"):
+        pretrain_layer(images, [], 8, top=False, settings=settings, weight_std=0.03, seed=0)
+    layer, rows = pretrain_layer(
+        images, [], 8, top=False, settings={**settings, "batch_size": 30}, weight_std=0.03, seed=0
+    )
+    assert len(rows) == 1 and rows[0]["recon_sse"] > 0

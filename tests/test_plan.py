@@ -170,7 +170,7 @@ def tiny_config(**readings) -> dict:
         "data": {"sizes": [0.1]},
         "datasets": {"mnist": {}},
         "model": {"layers": [784, 30]},
-        "pretrain": {"epochs": 2},
+        "pretrain": {"epochs": 2, "batch_size": 100},
         "finetune": {
             "epochs": 2,
             "batch_size": 100,
@@ -215,7 +215,7 @@ def test_a_pretraining_reading_is_its_own_job():
     assert readings.pretrain_of("pretrain_epochs-0") == "pretrain_epochs-0"
     assert readings.job_reading("pretrain_epochs-0", "Cons+Cons") == "pretrain_epochs-0"
     assert "pretrain_epochs" not in readings.settings("pretrain_epochs-0")
-    assert readings.pretrain_settings("pretrain_epochs-0") == {"epochs": 0}
+    assert readings.pretrain_settings("pretrain_epochs-0") == {"epochs": 0, "batch_size": 100}
 
 
 def test_the_tuning_readings_and_one_shot_cells():

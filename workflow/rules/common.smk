@@ -16,7 +16,7 @@ sys.path.insert(0, _pythonpath[0])
 
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
 from adamix.plan import paths
-from adamix.plan.config import check_publishable, typed_like_schema
+from adamix.plan.config import SIZE_LABEL, check_publishable, typed_like_schema
 from adamix.plan.study import Plan
 from adamix.schedules.registry import catalog, load_plugin
 
@@ -41,7 +41,7 @@ PLAN = Plan(config, catalog(), PLUGINS)
 
 wildcard_constraints:
     dataset="|".join(re.escape(name) for name in PLAN.datasets),
-    size=r"[01]\.[0-9]+",
+    size=SIZE_LABEL,
     seed=r"\d+",
     layer=r"\d+",
     weight="|".join(re.escape(name) for name in PLAN.catalog),

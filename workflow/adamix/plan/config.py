@@ -6,6 +6,7 @@ Light on purpose (yaml only): the Snakefile imports it on every start.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import yaml
@@ -25,6 +26,23 @@ PUBLISHED_KEYS = (
     "plugins",
 )
 NON_STRING = {"integer", "number", "boolean"}
+
+# Names an experiment cannot take: each experiment is a target rule of its name, and its
+# table, figure and metrics share folders with these rules' (tests/test_config.py checks
+# the list against `snakemake --list-rules`). Nor can a name end in "_walltime".
+RESERVED_NAMES = frozenset(
+    {
+        *("all", "data", "download", "make_subset", "pretrain_layer", "finetune"),
+        *("step_timing", "gather_metrics", "experiment_metrics", "experiment_table"),
+        *("experiment_figure", "walltime", "claims", "reproduction_doc", "writeup"),
+        *("publish", "compare_reference", "compare", "reference", "metrics"),
+        *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
+        *("tuning_curves", "tuning_sensitivity", "stale"),
+    }
+)
+# The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):
+# a data size of f has round(f * 60000) of them (adamix.data.subsets.make_subset).
+TRAIN_IMAGES = 60000
 
 
 def dereferenced(schema: dict, root: dict) -> dict:
@@ -95,6 +113,10 @@ def check_publishable(config: dict, default: dict) -> None:
         )
 
 
+# What a size label looks like in a path (also the workflow's wildcard constraint).
+SIZE_LABEL = r"[01]\.[0-9]+"
+
+
 def size_label(fraction) -> str:
     """The path component of a data size: 0.1 -> "0.1", 1 -> "1.0"."""
     return str(float(fraction))
@@ -144,6 +166,37 @@ def pretrained(config: dict) -> list[tuple[str, str, str]]:
             for r in tuning["readings"]
         ]
     return list(dict.fromkeys(triples))
+
+
+def check_names(config: Mapping) -> None:
+    """ValueError if an experiment takes the name of a rule or of another table or figure."""
+    for name in config["experiments"]:
+        if name in RESERVED_NAMES or name.endswith("_walltime"):
+            raise ValueError(
+                f"config experiments.{name}: '{name}' is reserved (a rule or another output"
+                " of the workflow has that name; names ending in _walltime are too): rename it"
+            )
+
+
+def check_sizes(config: Mapping) -> None:
+    """ValueError for a data size whose subset holds fewer training images than a
+    pre-training or fine-tuning minibatch (no step would be taken), or that has no short
+    path label ("5e-05")."""
+    batches = {
+        "pretrain.batch_size": config["pretrain"]["batch_size"],
+        "finetune.batch_size": config["finetune"].get("batch_size", 100),
+    }
+    for size in config["data"]["sizes"]:
+        if not re.fullmatch(SIZE_LABEL, size_label(size)):
+            raise ValueError(f"config data.sizes: {size} is below the smallest size, 0.0001")
+        n = round(size * TRAIN_IMAGES)
+        for key, batch in batches.items():
+            if n < batch:
+                raise ValueError(
+                    f"config data.sizes: {size} leaves {n} of the {TRAIN_IMAGES} training"
+                    f" images, fewer than one minibatch ({key} {batch}): training would"
+                    " take no step"
+                )
 
 
 def check_experiments(config: Mapping, rules: Sequence[str]) -> None:

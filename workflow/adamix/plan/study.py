@@ -16,6 +16,8 @@ from adamix.plan import paths
 from adamix.plan.cells import Catalog, Cell, Job, Readings, Search, oneshot_reading, tuning_reading
 from adamix.plan.config import (
     check_experiments,
+    check_names,
+    check_sizes,
     check_tuning,
     pretrained,
     size_label,
@@ -30,7 +32,8 @@ class Plan:
     learning-rate rules, {name: {"reads": ..., "library_lr": ...}} in registration order
     (adamix.schedules.registry.catalog); `plugins`: each plug-in of config `plugins` ->
     the names of the rules it registered. ValueError if the config names an unknown data
-    set, size, reading or rule (check_experiments, check_tuning).
+    set, size, reading or rule, a reserved experiment name or a size smaller than a minibatch
+    (adamix.plan.config).
     """
 
     def __init__(
@@ -39,6 +42,8 @@ class Plan:
         catalog: Catalog,
         plugins: Mapping[str, Sequence[str]] | None = None,
     ):
+        check_names(config)
+        check_sizes(config)
         check_experiments(config, list(catalog))
         check_tuning(config, list(catalog))
         self.config = config

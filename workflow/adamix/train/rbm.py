@@ -73,6 +73,11 @@ def train_rbm(
     dW, dhb, dvb = torch.zeros_like(W), torch.zeros_like(hb), torch.zeros_like(vb)
     n = data.shape[0]
     steps = n // batch_size
+    if epochs and steps < 1:  # an untrained layer must not pass for a trained one
+        raise ValueError(
+            f"pre-training batch_size {batch_size} exceeds the {n} training images: the"
+            " layer would take no step"
+        )
     rows = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -99,7 +104,7 @@ def train_rbm(
             hb.add_(dhb)
             err += (v0 - v1).square_().sum()
         seconds = time.perf_counter() - start
-        recon = err.item() / max(steps * batch_size, 1)
+        recon = err.item() / (steps * batch_size)
         rows.append(
             {"epoch": epoch + 1, "recon_sse": recon, "seconds": seconds, "finished_at": time.time()}
         )
