@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -59,3 +60,24 @@ def pipeline(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
     snakemake(workdir, "--cores", "2")
     return workdir
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A folder on a file system of its own, 256 KiB of tmpfs: a full or read-only disk for
+    real (`mount -o remount,ro` makes it read-only). Mounting takes root."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs takes root")
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def fill(folder: Path) -> None:
+    """Write to `folder` until its file system is full."""
+    with open(folder / "filler", "wb", buffering=0) as f:
+        with contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 512)

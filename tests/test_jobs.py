@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,8 @@ def run_job(tmp_path, subset, layers, log=lambda _: None):
     out = tmp_path / "metrics.parquet"
     finetune_job(
         subset, layers, out, weight_rule="AdaMix", bias_rule="Power", reading="default",
-        size=0.1, seed=0, settings=SETTINGS, state=tmp_path / "state.pt", log=log,
+        size=0.1, seed=0, settings=SETTINGS, state=tmp_path / "state.pt", code="c0de",
+        log=log,
     )  # fmt: skip
     return pd.read_parquet(out)
 
@@ -91,6 +93,24 @@ def test_finetune_job_writes_its_metrics_and_drops_its_state(tmp_path):
     assert (rows["val_rer_mse"] == rows["val_rer_sse"] / 784).all()
     assert rows["lr"].unique().tolist() == [0.001] and rows["batch_size"].unique().tolist() == [10]
     assert not (tmp_path / "state.pt").exists()
+    assert rows["code"].unique().tolist() == ["c0de"]  # the code's digest, on every row
+
+
+def test_a_job_whose_state_sits_unreadable_in_a_read_only_folder_finishes(tmp_path, small_disk):
+    """The state can be neither moved aside nor deleted: the job starts over, writes its
+    metrics and says so; the state stays as it was."""
+    subset, layers = job_files(tmp_path)
+    (small_disk / "state.pt").write_bytes(b"garbage")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    out, messages = tmp_path / "metrics.parquet", []
+    finetune_job(
+        subset, layers, out, weight_rule="Cons", bias_rule="Cons", reading="default",
+        size=0.1, seed=0, settings=SETTINGS, state=small_disk / "state.pt", code="c0de",
+        log=messages.append,
+    )  # fmt: skip
+    assert list(pd.read_parquet(out)["epoch"]) == [0, 1, 2, 3]
+    assert messages[-1].startswith(f"WARNING: resume state {small_disk / 'state.pt'} not deleted")
+    assert (small_disk / "state.pt").read_bytes() == b"garbage"
 
 
 def test_a_killed_job_whose_layers_changed_starts_over(tmp_path):

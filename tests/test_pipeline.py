@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from adamix.provenance import FINETUNE_CODE, code_digest
 from adamix.report.metrics import FINETUNE_SCHEMA
 from conftest import TEST_CONFIG, copy_workflow, snakemake
 
@@ -157,6 +160,51 @@ def test_a_users_own_rules_run_like_the_builtin_ones(pipeline):
     # R = 12 steps; the rate after epoch 1 (t = 5) is eta0 / 2, after epoch 2 (t = 11) eta0 / 8
     assert list(halving["lr_bias_mean"]) == [0.001, 0.0005, 0.000125]
     assert halving["test_rer_sse"].iloc[-1] < halving["test_rer_sse"].iloc[0]
+
+
+def test_a_new_plug_in_replans_only_the_jobs_of_its_rules(pipeline, tmp_path):
+    """A plug-in that no run uses changes no job; a run of its rule is the one new job."""
+    extra = tmp_path / "extra_rules.py"
+    extra.write_text(
+        "from adamix.schedules import ScalarRule, register\n"
+        'register(ScalarRule("Triple", lambda h, t, R: 3 * h["lr"], reads=("lr",)))\n'
+    )
+    overlay = tmp_path / "overlay.yaml"
+    plugins = [*CONFIG["plugins"], str(extra)]
+    overlay.write_text(yaml.safe_dump({"plugins": plugins}))
+    configs = ("--configfile", "tests/config.yaml", str(overlay))
+    result = snakemake(pipeline, "-n", *configs, config=None)
+    assert not re.search(r"^finetune\s+\d+$", result.stdout, re.M), result.stdout[-3000:]
+    runs = [*CONFIG["experiments"]["mine"]["runs"], "Triple+Cons"]
+    mine = {**CONFIG["experiments"]["mine"], "runs": runs}
+    overlay.write_text(yaml.safe_dump({"plugins": plugins, "experiments": {"mine": mine}}))
+    result = snakemake(pipeline, "-n", *configs, config=None)
+    planned = re.findall(r"^finetune\s+(\d+)$", result.stdout, re.M)
+    # the job stats are printed at the start and the end of a dry run
+    assert set(planned) == {"1"} and "Triple+Cons/seed0" in result.stdout, result.stdout[-3000:]
+
+
+def test_jobs_computed_by_other_numeric_code_are_rerun(pipeline, tmp_path):
+    """A changed rate in the package's code replans every fine-tuning job (their recorded
+    code param differs), none of pre-training; a comment or docstring changes nothing."""
+    workdir = tmp_path / "wf"
+    shutil.copytree(pipeline, workdir, ignore=shutil.ignore_patterns("locks"))
+    builtin = workdir / "workflow/adamix/schedules/builtin.py"
+    text = builtin.read_text()
+    cons = 'CONS = ScalarRule("Cons", lambda h, t, R: h["lr"],'
+    assert cons in text
+    builtin.write_text(text.replace('"""', '"""Edited. ', 1) + "\n# a comment\n")
+    assert "Nothing to be done" in snakemake(workdir, "-n").stdout
+    builtin.write_text(text.replace(cons, cons.replace('h["lr"]', '2 * h["lr"]')))
+    result = snakemake(workdir, "-n")
+    n_jobs = len(list((workdir / "results/finetune").glob("*/*/*/*/seed*/metrics.parquet")))
+    assert re.search(rf"^finetune\s+{n_jobs}$", result.stdout, re.M), result.stdout[-3000:]
+    assert not re.search(r"^pretrain_layer\s+\d+$", result.stdout, re.M)
+    # the reason names the digest each job recorded and the current one
+    recorded = pd.read_parquet(workdir / "results/metrics.parquet")["code"].unique()
+    current = code_digest(FINETUNE_CODE, package=workdir / "workflow/adamix")
+    reason = f"Params have changed since last execution: .*before: '{recorded[0]}' now: '{current}'"
+    assert len(recorded) == 1 and len(re.findall(reason, result.stdout)) == n_jobs
 
 
 def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
@@ -323,13 +371,24 @@ def test_compare_puts_a_run_beside_the_published_reference(pipeline):
         write_reference(gathered, reference)  # this run, published as it is
         snakemake(pipeline, "compare", "--cores", "1")
         table = pd.read_csv(pipeline / "results/tables/reference.csv", keep_default_na=False)
+        md = (pipeline / "results/tables/reference.md").read_text()
+        # The reference is an input: another one (published anew, pulled) reruns compare,
+        # and a damaged one is refused, naming it.
+        assert "Nothing to be done" in snakemake(pipeline, "-n", "compare").stdout
+        write_reference(gathered[:1], reference)
+        assert "compare_reference" in snakemake(pipeline, "-n", "compare").stdout
+        snakemake(pipeline, "compare", "--cores", "1")
+        blob = bytearray(reference.read_bytes())
+        blob[len(blob) // 2] ^= 1
+        reference.write_bytes(bytes(blob))
+        result = snakemake(pipeline, "compare", "--cores", "1", check=False)
+        log = (pipeline / "logs/report/reference.log").read_text()
+        assert result.returncode != 0 and "file is corrupt or was changed" in log, log[-2000:]
     finally:  # docs/ of the session's pipeline as it was (test_reproduction checks it)
-        reference.unlink()
-        reference.parent.rmdir()
+        shutil.rmtree(reference.parent)
     cells = pd.concat(pd.read_parquet(p) for p in gathered)
     assert len(table) == len(cells.drop_duplicates(["dataset", "reading", "weight_rule",
                                                     "bias_rule", "size"]))  # fmt: skip
     assert table["diff"].astype(float).abs().max() < 1e-4  # float32 in the reference
     assert set(table["within_published_ci"]) == {""}  # one seed: no published interval
-    md = (pipeline / "results/tables/reference.md").read_text()
     assert "0 of 0 cells with a published 95% interval" in md

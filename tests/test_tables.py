@@ -330,6 +330,7 @@ def test_step_milliseconds_per_reading_and_run():
 
 
 def test_reference_table_puts_a_run_beside_the_published_one(tmp_path):
+    from adamix.atomic import sha256_of
     from adamix.report.metrics import load_reference, write_reference
 
     published = metrics({"Cons+Cons": [8.0, 8.2, 8.4], "AdaMix+Power": [7.0, 7.1, 7.2]})
@@ -350,7 +351,14 @@ def test_reference_table_puts_a_run_beside_the_published_one(tmp_path):
     assert table.loc["Adam+Adam", "within_published_ci"] == ""  # not in the reference
     with pytest.raises(ValueError, match="no published reference"):
         load_reference(tmp_path / "missing.parquet")
-    path.write_bytes(b"")
+    blob = bytearray((tmp_path / "reference.parquet").read_bytes())
+    blob[len(blob) // 2] ^= 1  # one flipped bit
+    (tmp_path / "reference.parquet").write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="reference.parquet: its sha256 is not the one"):
+        load_reference(tmp_path / "reference.parquet")
     pd.DataFrame({"epoch": [1]}).to_parquet(path)
+    with pytest.raises(ValueError, match="published.parquet.sha256: missing"):
+        load_reference(path)
+    (tmp_path / "published.parquet.sha256").write_text(f"{sha256_of(path)}  published.parquet\n")
     with pytest.raises(ValueError, match="not a reference of adamix.report.metrics"):
         load_reference(path)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+import subprocess
 
 import pytest
 import torch
 
+from adamix.joblog import job_log
+from adamix.schedules.kinds import AdaptiveRule, ScalarRule
+from adamix.schedules.registry import RULES, register
 from adamix.train import digest, finetune
 from adamix.train.autoencoder import unroll
 from adamix.train.rbm import init_rbm
-from adamix.train.resume import CODE
+from conftest import fill
 
 SETTINGS = {
     "epochs": 3,
@@ -36,11 +40,11 @@ def tiny_model(seed=0):
     return unroll(rbms)
 
 
-def run(tmp_path, save_every_s=None, log=None, inputs="", **overrides):
+def run(tmp_path, save_every_s=None, log=None, inputs="", model=None, **overrides):
     patterns = torch.rand(4, 16, generator=torch.Generator().manual_seed(1))
     data = patterns.repeat(10, 1)  # four images to learn, in train and test alike
     return finetune(
-        tiny_model(),
+        model or tiny_model(),
         data[:30],
         data[30:],
         weight_rule="Cons",
@@ -75,7 +79,14 @@ def test_rows_per_epoch_and_cross_entropy_loss_trains(tmp_path):
 
 
 def test_non_finite_loss_is_recorded_as_diverged_not_raised(tmp_path):
-    rows = run(tmp_path, lr=math.inf)  # weights to inf, outputs to NaN
+    # A decoder weight of +inf: the forward pass saturates its output to a finite 1 (epoch 0
+    # is finite), and the first backward pass multiplies that inf by the saturated
+    # sigmoid's zero slope. inf * 0 is NaN in IEEE arithmetic on every CPU, and NaN spreads
+    # to every weight through the next step's sums, whatever their order.
+    model = tiny_model()
+    with torch.no_grad():
+        model[5].weight[0, 0] = math.inf
+    rows = run(tmp_path, model=model)
     assert rows[-1]["diverged"] and not any(r["diverged"] for r in rows[:-1])
     assert not math.isfinite(rows[-1]["train_rer_sse"])
     assert len(rows) < SETTINGS["epochs"] + 1  # training stopped at the divergence
@@ -138,15 +149,6 @@ def test_state_of_other_inputs_is_not_resumed(tmp_path):
     assert [r["test_rer_sse"] for r in again] == [r["test_rer_sse"] for r in full]
 
 
-def test_the_code_digest_reads_the_numeric_code():
-    # digest() counts a path that is no file by its name: a moved module would silently
-    # drop out of the resume identity. Every file of CODE exists, the loop and the rules.
-    assert all(path.is_file() for path in CODE)
-    names = {(path.parent.name, path.name) for path in CODE}
-    assert {("train", "finetune.py"), ("train", "autoencoder.py"), ("schedules", "sgd.py"),
-            ("schedules", "builtin.py"), ("schedules", "fused.py")} <= names  # fmt: skip
-
-
 def test_finetune_job_digests_its_input_files(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_bytes(b"layer one")
@@ -201,6 +203,48 @@ def test_a_failed_save_is_a_warning_and_leaves_no_temporary_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
 
 
+def test_a_full_disk_is_said_once_naming_the_state(small_disk):
+    fill(small_disk)
+    state, messages = small_disk / "state.pt", []
+    rows = run(small_disk, log=messages.append)  # saves after every epoch: three failures
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    warnings = [m for m in messages if m.startswith("WARNING")]
+    assert warnings == [
+        f"WARNING: resume state not saved to {state}: no space left on device;"
+        " the job goes on without it"
+    ]
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+def test_a_full_disk_under_the_log_file_is_said_once(small_disk, capfd):
+    fill(small_disk)
+    with job_log(str(small_disk / "job.log")) as log:
+        for epoch in range(100):
+            log.info("epoch %d: test rer_sse 1.0", epoch)
+    err = capfd.readouterr().err
+    assert err == (
+        f"WARNING: log file {small_disk / 'job.log'} not written: no space left on device;"
+        " its further messages are dropped\n"
+    )
+
+
+def test_an_unreadable_state_in_a_read_only_folder_is_left_and_the_job_starts_over(
+    small_disk, tmp_path
+):
+    full = run(tmp_path)
+    state = small_disk / "state.pt"
+    state.write_bytes(b"garbage" * 100)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    messages = []
+    again = run(small_disk, log=messages.append)
+    assert messages[0] == (
+        f"unreadable resume state {state} (UnpicklingError), left in place (read-only file"
+        " system); starting over"
+    )
+    assert [r["test_rer_sse"] for r in again] == [r["test_rer_sse"] for r in full]
+    assert state.read_bytes() == b"garbage" * 100
+
+
 TIMING_COLUMNS = ("epoch_seconds", "cumulative_seconds", "finished_at")
 
 
@@ -245,3 +289,46 @@ def test_cuda_graph_replays_give_the_eager_metrics(tmp_path, run):
     for ours, eager in zip(rows[True], rows[False], strict=True):
         assert ours["step"] == eager["step"] and ours["diverged"] == eager["diverged"]
         assert ours["test_rer_sse"] == pytest.approx(eager["test_rer_sse"], rel=1e-4)
+
+
+def _negative_factor(h, state, out):
+    return torch.full_like(state["v"], -1.0) if out is None else out.fill_(-1.0)
+
+
+BAD_RULES = {
+    "NegativeRate": ScalarRule("NegativeRate", lambda h, t, R: -h["lr"], reads=("lr",)),
+    "NanRate": ScalarRule("NanRate", lambda h, t, R: math.nan, reads=()),
+    "HugeRate": ScalarRule("HugeRate", lambda h, t, R: 1e300, reads=()),  # inf in float32
+    "NegativeFactor": AdaptiveRule(
+        "NegativeFactor",
+        reads=("lr",),
+        scale=lambda h, step: h["lr"],
+        init=lambda h, p: {"v": torch.zeros_like(p)},
+        fold=lambda h, states, grads, scratch: None,
+        factor=_negative_factor,
+        no_state_factor=lambda h: -1.0,
+    ),  # fmt: skip
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NegativeRate", r"rule NegativeRate gave the rate -0.001 at step 0"),
+        ("NanRate", r"rule NanRate gave the rate nan at step 0"),
+        ("HugeRate", r"rule HugeRate gave the rate 1e\+300 at step 0"),
+        (
+            "NegativeFactor",
+            r"rule NegativeFactor gave weight rates from -0.001 to -0.001 in epoch 1",
+        ),
+    ],
+)
+def test_a_rule_that_gives_a_bad_rate_is_named_not_reported_as_diverged(tmp_path, name, message):
+    if name not in RULES:
+        register(BAD_RULES[name])
+    with pytest.raises(ValueError, match=message):
+        finetune(
+            tiny_model(), torch.rand(30, 16), torch.rand(10, 16), weight_rule=name,
+            bias_rule="Cons", settings={**SETTINGS, "batch_size": 10}, seed=0, keys={},
+            state_path=tmp_path / "state.pt", log=lambda _: None,
+        )  # fmt: skip

@@ -4,7 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
+
+
+class _LogFile(logging.FileHandler):
+    """A log file that cannot be written (a full disk) is said once on stderr, naming the
+    file and the reason; later messages are dropped silently, not each with a traceback."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        if not self.failed:
+            self.failed = True
+            error = sys.exc_info()[1]
+            reason = (getattr(error, "strerror", None) or str(error)).lower()
+            print(
+                f"WARNING: log file {self.baseFilename} not written: {reason};"
+                " its further messages are dropped",
+                file=sys.stderr,
+            )
 
 
 @contextlib.contextmanager
@@ -12,7 +31,7 @@ def job_log(path: str) -> Iterator[logging.Logger]:
     """Log to `path` (the rule's `log:` file) for the duration; an exception is written
     there with its traceback, then raised again, so Snakemake still sees the job fail."""
     logging.basicConfig(
-        filename=path, level=logging.INFO, format="%(asctime)s %(message)s", force=True
+        handlers=[_LogFile(path)], level=logging.INFO, format="%(asctime)s %(message)s", force=True
     )
     logger = logging.getLogger("adamix")
     try:

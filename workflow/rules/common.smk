@@ -18,6 +18,7 @@ sys.path.insert(0, _pythonpath[0])
 from adamix.plan import paths
 from adamix.plan.config import SIZE_LABEL, check_publishable, typed_like_schema
 from adamix.plan.study import Plan
+from adamix.provenance import FINETUNE_CODE, PRETRAIN_CODE, code_digest
 from adamix.schedules.registry import catalog, load_plugin
 
 # On the command line `--config seeds=0` arrives as 0 (one seed), and nested values
@@ -37,6 +38,12 @@ validate(config, schema=_schema_path)
 PLUGINS = {entry: load_plugin(entry) for entry in config["plugins"]}
 # Every cell, job and target of the study; checks what the schema cannot (ValueError).
 PLAN = Plan(config, catalog(), PLUGINS)
+# The version of the numeric code, a param of every job that computes numbers: a job
+# computed by other code is rerun (`snakemake -n`: "Params have changed", before and now).
+CODE = {
+    "pretrain": code_digest(PRETRAIN_CODE),
+    "finetune": code_digest(FINETUNE_CODE),
+}
 
 
 wildcard_constraints:

@@ -35,7 +35,10 @@ rule finetune:
         device=config["device"],
         save_every_s=config["resume_every_s"],
         cuda_graphs=config["cuda_graphs"],
-        plugins=config["plugins"],
+        # Only the plug-ins of this job's rules: adding one replans only the jobs it serves.
+        plugins=lambda wc: PLAN.plugins_of(f"{wc.weight}+{wc.bias}"),
+        # The numeric code's digest (adamix.provenance): other code, another job.
+        code=CODE["finetune"],
     script:
         "../scripts/finetune.py"
 

@@ -35,5 +35,6 @@ rule pretrain_layer:
         dataset="{dataset}",
         reading="{reading}",
         device=config["device"],
+        code=CODE["pretrain"],
     script:
         "../scripts/pretrain_layer.py"

@@ -5,7 +5,6 @@
 # copies to docs/ for the full default study only. All cheap: they run on the submitting
 # machine.
 import re
-import shutil
 
 # Only the config's experiment names, so that results/figures/{name}_walltime.png is not
 # read as an experiment called "{name}_walltime".
@@ -207,30 +206,31 @@ rule writeup:
 
 # The one way to docs/: the write-up of the full default study, copied as it is, and the
 # compact per-epoch metrics of every cell: the reference other runs are compared with.
+# The docs/ files are not outputs (Snakemake deletes a job's outputs when it starts or
+# fails): adamix.report.publish stages them and moves them into place together. The
+# output lists what was published, with sha256s.
 rule publish:
     input:
         unpack(get_publish_input),
     output:
-        md=paths.PUBLISHED_MD,
-        figures=PLAN.doc_figures(paths.PUBLISHED),
-        reference=paths.REFERENCE,
+        paths.PUBLISHED_LIST,
     log:
         paths.log("report", "publish"),
-    run:
-        from adamix.report.metrics import write_reference
+    conda:
+        "../../envs/adamix.yaml"
+    params:
+        destinations=[paths.PUBLISHED_MD, *PLAN.doc_figures(paths.PUBLISHED)],
+        reference=paths.REFERENCE,
+    script:
+        "../scripts/publish.py"
 
-        pairs = zip(input.writeup, [output.md, *output.figures], strict=True)
-        for source, dest in pairs:
-            shutil.copyfile(source, dest)
-        write_reference(input.metrics, output.reference)
 
-
-# `snakemake compare`: this run's cells beside the published reference. The reference is
-# a param, not an input: as an input, Snakemake would plan `publish` (which makes it) and
-# refuse any run that is not the full default study.
+# `snakemake compare`: this run's cells beside the published reference, which is an input
+# (a new, pulled or damaged reference reruns the comparison).
 rule compare_reference:
     input:
-        paths.GATHERED,
+        gathered=paths.GATHERED,
+        reference=get_published_reference,
     output:
         csv=report(
             paths.table("reference", "csv"),
@@ -250,7 +250,6 @@ rule compare_reference:
     conda:
         "../../envs/adamix.yaml"
     params:
-        reference=get_published_reference,
         epoch=config["finetune"]["epochs"],
     script:
         "../scripts/reference.py"

@@ -5,8 +5,8 @@ from adamix.report.tables import write_reference_table
 
 with job_log(snakemake.log[0]):
     write_reference_table(
-        snakemake.input,
-        snakemake.params.reference,
+        snakemake.input.gathered,
+        snakemake.input.reference,
         dict(snakemake.output.items()),
         epoch=snakemake.params.epoch,
     )

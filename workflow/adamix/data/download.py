@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adamix.atomic import sha256_of
 from adamix.data.mnist_pickle import arrays_from_pickle_gz
 from adamix.data.subsets import KEYS, check_arrays, write_npz_atomic
 
@@ -268,7 +269,7 @@ def _from_deb(offline: Mapping, tmpdir: Path, timeout: float) -> tuple[dict[str,
     deb = Path(offline["deb"]) if offline.get("deb") else None
     if deb is None:
         deb = _apt_download(offline["package"], offline["version"], tmpdir, timeout)
-    actual = _sha256(deb)
+    actual = sha256_of(deb)
     if actual != offline["sha256"]:
         raise RuntimeError(
             f"sha256 mismatch for {deb.name}: expected {offline['sha256']}, got {actual}"
@@ -282,17 +283,12 @@ def _from_deb(offline: Mapping, tmpdir: Path, timeout: float) -> tuple[dict[str,
         path = root / offline["dir"] / name
         if not path.is_file():
             raise RuntimeError(f"{deb.name} has no {offline['dir']}/{name}")
-        if (actual := _sha256(path)) != sha256:
+        if (actual := sha256_of(path)) != sha256:
             raise RuntimeError(
                 f"sha256 mismatch for {name} in {deb.name}: expected {sha256}, got {actual}"
             )
         paths[name] = path
     return paths, label
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _from_offline(

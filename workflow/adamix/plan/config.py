@@ -37,7 +37,7 @@ RESERVED_NAMES = frozenset(
         *("experiment_figure", "walltime", "claims", "reproduction_doc", "writeup"),
         *("publish", "compare_reference", "compare", "reference", "metrics"),
         *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
-        *("tuning_curves", "tuning_sensitivity", "stale"),
+        *("tuning_curves", "tuning_sensitivity"),
     }
 )
 # The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):

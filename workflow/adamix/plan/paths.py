@@ -60,6 +60,7 @@ DISCUSSION = "docs/reproduction_discussion.md"  # the write-up's hand-written pa
 PUBLISHED = "docs"
 PUBLISHED_MD = f"{PUBLISHED}/reproduction.md"
 REFERENCE = "docs/reference/metrics.parquet"  # the published run's, in the repository
+PUBLISHED_LIST = f"{WRITEUP}/published.txt"  # what `publish` wrote to docs/, with sha256s
 
 
 def subset(dataset: str, size: str) -> str:

@@ -103,14 +103,16 @@ class Plan:
             "plugins": self.plugin_files(run),
         }
 
-    def plugin_files(self, run: str) -> list[str]:
-        """The plug-in files that define the rules of a Weight+Bias run."""
+    def plugins_of(self, run: str) -> list[str]:
+        """The plug-ins (files or modules, as config `plugins` names them) that define the
+        rules of a Weight+Bias run: all that its job loads, so that adding a plug-in
+        replans only the jobs of its own rules."""
         names = set(run.split("+"))
-        return [
-            entry
-            for entry, registered in self.plugins.items()
-            if entry.endswith(".py") and names & set(registered)
-        ]
+        return [entry for entry, registered in self.plugins.items() if names & set(registered)]
+
+    def plugin_files(self, run: str) -> list[str]:
+        """The plug-in files that define the rules of a Weight+Bias run (job inputs)."""
+        return [entry for entry in self.plugins_of(run) if entry.endswith(".py")]
 
     # Pre-training.
 

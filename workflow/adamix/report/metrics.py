@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adamix.atomic import atomic
+from adamix.atomic import atomic, sha256_of
 from adamix.plan.settings import FinetuneSettings
 
 # The columns that identify a job: its keys, then every setting of adamix.plan.settings.
@@ -61,6 +61,8 @@ FINETUNE_SCHEMA = pa.schema(
         pa.field("device", pa.string(), nullable=False),  # torch device, e.g. "cuda:0"
         pa.field("device_name", pa.string(), nullable=False),  # GPU or CPU model
         pa.field("torch_version", pa.string(), nullable=False),
+        # digest of the numeric code that computed the row (adamix.provenance)
+        pa.field("code", pa.string(), nullable=False),
         pa.field("finished_at", pa.float64(), nullable=False),  # Unix time the row was made
     ]
 )
@@ -128,16 +130,31 @@ def write_reference(inputs: Iterable[str | Path], out: str | Path) -> pd.DataFra
     df = df.astype({c: "float32" for c in REFERENCE_VALUES if c.endswith("_sse")})
     with atomic(out) as tmp:
         df.to_parquet(tmp, index=False, compression="zstd")
+    with atomic(f"{out}.sha256") as tmp:  # `sha256sum -c` reads it
+        tmp.write_text(f"{sha256_of(out)}  {Path(out).name}\n")
     return df
 
 
 def load_reference(path: str | Path) -> pd.DataFrame:
-    """A reference written by write_reference; ValueError naming the file if it is missing
-    or lacks a column."""
+    """A reference written by write_reference, checked against the sha256 written beside
+    it; ValueError naming the file if it is missing, changed or lacks a column."""
+    restore = (
+        "restore it (`git checkout -- docs/reference/` for the published one) or write it"
+        " again with `snakemake publish`"
+    )
     if not Path(path).is_file():
         raise ValueError(
             f"{path}: no published reference; `snakemake publish` writes it from the full"
             " default study"
+        )
+    sidecar = Path(f"{path}.sha256")
+    if not sidecar.is_file():
+        raise ValueError(f"{sidecar}: missing, so {path} cannot be checked; {restore}")
+    expected, actual = (sidecar.read_text().split() or [""])[0], sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"{path}: its sha256 is not the one {sidecar.name} holds, so the file is corrupt"
+            f" or was changed; {restore}"
         )
     df = pd.read_parquet(path)
     if missing := [c for c in [*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"] if c not in df]:

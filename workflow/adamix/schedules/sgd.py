@@ -107,6 +107,21 @@ def _as_python_numbers(group: dict) -> None:
             group[key] = int(group[key])
 
 
+_MAX_RATE = torch.finfo(torch.float32).max  # the parameters' precision: above it, inf
+
+
+def _checked(rule: Rule, rate, step):
+    """`rate` (or c(t)) if it is a number that float32 holds, >= 0; a ValueError naming the
+    rule if not. A device tensor (the capturable path) is not read here: it would synchronise; the
+    fine-tuning loop checks the rates once per epoch (adamix.train.finetune)."""
+    if not isinstance(rate, Tensor) and not 0 <= rate <= _MAX_RATE:
+        raise ValueError(
+            f"rule {rule.name} gave the rate {rate} at step {step}: a rate must be a finite"
+            f" number >= 0 (float32: at most {_MAX_RATE:.3g})"
+        )
+    return rate
+
+
 # --- the optimizer -------------------------------------------------------------------
 
 
@@ -239,7 +254,7 @@ class ScheduledSGD(Optimizer):
             self._torch_step(rule, group, params)
 
     def _scalar_step(self, rule: ScalarRule, group: dict, step: int | Tensor, params, grads):
-        rate = rule.rate(group, *schedule_time(group, step))
+        rate = _checked(rule, rule.rate(group, *schedule_time(group, step)), step)
         if isinstance(rate, Tensor):  # the capturable path: a rate of the device's step
             torch._foreach_add_(params, torch._foreach_mul(grads, -rate))
         elif rate != 0.0:
@@ -249,7 +264,7 @@ class ScheduledSGD(Optimizer):
         self, rule: AdaptiveRule, group: dict, step: int | Tensor, params, grads, states
     ) -> None:
         views = self._fused_views(group, rule, params, grads, states)
-        c = rule.scale(group, step)
+        c = _checked(rule, rule.scale(group, step), step)
         lagged = group["timing"] == "lagged"
         if views is not None:
             kernels = _fused_kernels()

@@ -24,7 +24,7 @@ from adamix.schedules import build_optimizer, load_plugin
 from adamix.train.autoencoder import reconstruction_error, unroll, weights_and_biases
 from adamix.train.devices import device_name, pixels, setup_job
 from adamix.train.rbm import load_layer
-from adamix.train.resume import CODE, RESUME_FORMAT, digest, load_state, save_state
+from adamix.train.resume import RESUME_FORMAT, digest, load_state, save_state
 
 # A run whose test RER exceeds DIVERGED x that of epoch 0 has diverged (``_diverged``).
 DIVERGED = 2.0
@@ -48,12 +48,15 @@ def finetune_job(
     save_every_s: float = 0.0,
     plugins: Sequence[str] = (),
     cuda_graphs: bool = False,
+    code: str,
     log: Callable[[str], None] = print,
 ) -> None:
     """Rule finetune: unroll the layer checkpoints, fine-tune on the subset file with the
     ``weight_rule+bias_rule`` run, write the metrics parquet ``out``. ``plugins``: the
-    config's files of user rules, loaded first. The resume ``state`` is deleted once the
-    parquet is written (the parquet holds it all)."""
+    plug-ins that define the run's rules (files or modules), loaded first. ``code``: the
+    digest of the numeric code (adamix.provenance), recorded in every row and in the resume
+    state's identity. The resume ``state`` is deleted once the parquet is written (the
+    parquet holds it all)."""
     for plugin in plugins:
         load_plugin(plugin)
     device = setup_job(device, threads)
@@ -71,15 +74,18 @@ def finetune_job(
         "size": float(size),
         "seed": int(seed),
     }
-    log(f"fine-tuning {keys} on {device} with {settings}")
+    log(f"fine-tuning {keys} on {device} with {settings}, code {code}")
     rows = finetune(
         model, train_x, test_x, val_x=val_x, weight_rule=weight_rule, bias_rule=bias_rule,
         settings=settings, seed=int(seed), keys=keys, state_path=state,
-        save_every_s=save_every_s, inputs=digest([subset, *layers, *plugins, *CODE]),
+        save_every_s=save_every_s, inputs=digest([subset, *layers, *plugins, code]),
         cuda_graphs=cuda_graphs, log=log,
     )  # fmt: skip
-    write_metrics(rows, out)
-    Path(state).unlink(missing_ok=True)
+    write_metrics([{**row, "code": code} for row in rows], out)
+    try:
+        Path(state).unlink(missing_ok=True)
+    except OSError as error:  # a read-only folder: the metrics are written all the same
+        log(f"WARNING: resume state {state} not deleted: {error}")
 
 
 def finetune(
@@ -132,7 +138,7 @@ def finetune(
         rows = [_row(keys, 0, 0, model, train_x, held_out, optimizer, None, 0.0, 0.0, False)]
         log(_progress(rows[-1]))
     diverged = rows[-1]["diverged"]
-    last_save = time.monotonic()
+    last_save, unsaved = time.monotonic(), False
 
     while not diverged and rows[-1]["epoch"] < s["epochs"]:
         epoch = rows[-1]["epoch"] + 1
@@ -147,10 +153,13 @@ def finetune(
         row = _row(keys, epoch, epoch * steps_per_epoch, model, train_x, held_out, optimizer,
                    train_sse, seconds, rows[-1]["cumulative_seconds"] + seconds, False)  # fmt: skip
         row["diverged"] = diverged = _diverged(row, rows[0])
+        _check_rates(row, {"weight": weight_rule, "bias": bias_rule})
         rows.append(row)
         log(_progress(rows[-1]))
         if time.monotonic() - last_save >= save_every_s:
-            save_state(state_path, identity, model, optimizer, generator, rows, log)
+            # a failure is said once, not at every epoch while it lasts (a full disk)
+            say = (lambda _: None) if unsaved else log
+            unsaved = not save_state(state_path, identity, model, optimizer, generator, rows, say)
             last_save = time.monotonic()
     return rows
 
@@ -310,6 +319,19 @@ def _diverged(row: dict, start: dict) -> bool:
     if not all(math.isfinite(e) for e in errors):
         return True
     return row["test_rer_sse"] > DIVERGED * start["test_rer_sse"]
+
+
+def _check_rates(row: dict, rules: dict) -> None:
+    """ValueError naming the rule if the rates of a group ({"weight": rule, "bias": rule})
+    went below 0, or stopped being finite while the run had not diverged: a rule's fault,
+    never reported as a diverged run."""
+    for group, rule in rules.items():
+        low, high = row[f"lr_{group}_min"], row[f"lr_{group}_max"]
+        if low < 0 or (not math.isfinite(low + high) and not row["diverged"]):
+            raise ValueError(
+                f"rule {rule} gave {group} rates from {low} to {high} in epoch {row['epoch']}:"
+                " a rate must be a finite number >= 0"
+            )
 
 
 def _progress(row: dict) -> str:

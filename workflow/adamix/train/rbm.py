@@ -237,12 +237,15 @@ def pretrain_job(
     reading: str = "default",
     device: str = "auto",
     threads: int = 1,
+    code: str = "",
     log: Callable[[str], None] = print,
 ) -> None:
     """Rule pretrain_layer: train one layer on a subset file, above the layer checkpoints
     ``lower``; write its checkpoint and its per-epoch reconstruction errors (parquet; no
     rows with 0 epochs: the layer keeps its random initial weights). ``reading``: the
-    reading whose pre-training settings these are (adamix.plan.config.pretrain_reading)."""
+    reading whose pre-training settings these are (adamix.plan.config.pretrain_reading).
+    ``code``: the digest of the numeric code (adamix.provenance), recorded in the errors
+    table; a param of the rule, so that Snakemake reruns the layer when that code changes."""
     device = setup_job(device, threads)
     images = pixels(load_subset(subset)["train_images"], device)
     below = [{k: v.to(device) for k, v in load_layer(path).items()} for path in lower]
@@ -259,6 +262,7 @@ def pretrain_job(
         seed=int(seed),
         device=str(images.device),  # as fine-tuning records it: cuda:0, cpu
         device_name=device_name(device),
+        code=code,
     )
     with atomic(errors) as tmp:
         table.to_parquet(tmp, index=False)

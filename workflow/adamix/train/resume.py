@@ -2,8 +2,8 @@
 
 A state holds the model, the optimizer, the shuffling RNG and the metrics rows so far,
 with the identity of the job it belongs to: its keys and settings, a ``digest`` of the
-files its model and data came from and of the numeric code (``CODE``), and the state's
-form (``RESUME_FORMAT``). A state of another identity is set aside and the job starts
+files its model and data came from and of the numeric code (adamix.provenance), and the
+state's form (``RESUME_FORMAT``). A state of another identity is set aside and the job starts
 over, so a resumed run returns the same rows as an uninterrupted one.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,28 +23,24 @@ from adamix.atomic import atomic
 # The form of a resume state; a state of another form is ignored (the job starts over).
 # 2: AdaGrad and AdaDec "decaying" keep no factor (the fused kernels, adamix.schedules.fused).
 RESUME_FORMAT = 2
-# The code a fine-tuning result depends on: a resume state made by other code is not
-# reused. tests/test_train.py checks that every one of these files exists.
-_PACKAGE = Path(__file__).resolve().parents[1]  # workflow/adamix
-CODE = [
-    *(_PACKAGE / "train" / name for name in ("finetune.py", "resume.py", "autoencoder.py")),
-    *(_PACKAGE / "schedules" / name for name in ("kinds.py", "builtin.py", "sgd.py", "fused.py")),
-]
 
 
 def digest(paths: Sequence[str | os.PathLike]) -> str:
-    """sha256 over the contents of the files (a plug-in given as a module name counts by
-    its name): what a resume state must have been computed from to be reused."""
+    """sha256 over the contents of the files (a plug-in given as a module name, or the
+    code's digest, counts by its text): what a resume state must have been computed from
+    to be reused."""
     h = hashlib.sha256()
     for path in paths:
         h.update(Path(path).read_bytes() if Path(path).is_file() else str(path).encode())
     return h.hexdigest()
 
 
-def save_state(path, identity, model, optimizer, generator, rows, log=print) -> None:
+def save_state(path, identity, model, optimizer, generator, rows, log=print) -> bool:
     """Write the resume state atomically: a kill mid-write leaves the previous state intact.
-    The state is optional: a failed write (disk full, no such folder) is a warning, and
-    leaves no temporary file behind."""
+    The state is optional: a failed write (disk full, no such folder, a read-only folder)
+    is a warning naming the path and the reason, and leaves no temporary file behind.
+    Serialised in memory first, so that a file system error is Python's own (`No space
+    left on device`), not torch's position check. True if the state was written."""
     path = Path(path)
     state = {
         **identity,
@@ -52,19 +49,25 @@ def save_state(path, identity, model, optimizer, generator, rows, log=print) -> 
         "generator": generator.get_state(),
         "rows": rows,
     }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic(path) as tmp:
-            torch.save(state, tmp)
-    except (OSError, RuntimeError) as error:
-        log(f"WARNING: resume state not saved to {path} ({error}); the job goes on without")
+            tmp.write_bytes(buffer.getbuffer())
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        log(f"WARNING: resume state not saved to {path}: {reason}; the job goes on without it")
+        return False
+    return True
 
 
 def load_state(path, identity, model, optimizer, generator, log=print) -> list[dict]:
     """The rows of the resume state at `path`, with model, optimizer and generator set to
     it; [] (start over) when there is none, when it belongs to other inputs, settings or
-    code (set aside), or when it cannot be read (moved aside to *.unreadable, named in
-    the log). Nothing is changed unless the whole state applies."""
+    code (set aside), or when it cannot be read (moved aside to *.unreadable, or left in
+    place where its folder is read-only; named in the log). Nothing is changed unless the
+    whole state applies."""
     path = Path(path)
     if not path.exists():
         return []
@@ -86,11 +89,16 @@ def load_state(path, identity, model, optimizer, generator, log=print) -> list[d
         model.load_state_dict(before[0])
         optimizer.load_state_dict(before[1])
         generator.set_state(before[2])
-        aside = path.with_name(path.name + ".unreadable")
-        os.replace(path, aside)
         # torch's own messages advise an unsafe load (weights_only=False): not passed on
         reason = str(error) if isinstance(error, ValueError) else type(error).__name__
-        log(f"unreadable resume state {path} ({reason}), moved to {aside}; starting over")
+        aside = path.with_name(path.name + ".unreadable")
+        try:
+            os.replace(path, aside)
+        except OSError as move_error:  # a read-only folder: the state stays, unused
+            where = f"left in place ({(move_error.strerror or str(move_error)).lower()})"
+        else:
+            where = f"moved to {aside}"
+        log(f"unreadable resume state {path} ({reason}), {where}; starting over")
         return []
     log(f"resumed from {path} after epoch {rows[-1]['epoch']}")
     return rows

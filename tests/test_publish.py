@@ -1,0 +1,117 @@
+"""`snakemake publish`: the write-up and the reference go to docs/ whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from adamix.atomic import sha256_of
+from adamix.report.metrics import load_metrics, load_reference, write_metrics
+from adamix.report.publish import publish
+from conftest import NO_SLURM, REPO, snakemake
+
+
+def docs_files(workdir: Path) -> dict[str, bytes]:
+    """Every file under docs/ (its path relative to docs/ -> its bytes)."""
+    docs = workdir / "docs"
+    return {str(p.relative_to(docs)): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def published(pipeline, tmp_path) -> Path:
+    """A copy of the finished test run whose config.yaml is the test config, so that the
+    run is its own full default study, published once with `snakemake publish`."""
+    workdir = tmp_path / "wf"
+    shutil.copytree(pipeline, workdir, ignore=shutil.ignore_patterns("locks"))
+    # config.yaml := the test run's config, as Snakemake merged it (tests/config.yaml over
+    # the workflow's config.yaml)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "tests" / "config.yaml").read_text()))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake(workdir, "publish", "--cores", "1", config=None)
+    return workdir
+
+
+def test_publish_writes_the_writeup_and_a_checked_reference(published):
+    docs = published / "docs"
+    writeup = published / "results" / "reproduction"
+    assert (docs / "reproduction.md").read_bytes() == (writeup / "reproduction.md").read_bytes()
+    figures = sorted(p.name for p in (writeup / "figures").iterdir())
+    assert figures and sorted(p.name for p in (docs / "figures").iterdir()) == figures
+    assert len(load_reference(docs / "reference" / "metrics.parquet")) > 0
+    listing = (writeup / "published.txt").read_text().splitlines()
+    assert len(listing) == 1 + len(figures) + 2  # write-up, figures, reference, its sha256
+    for line in listing:
+        sha256, path = line.split("  ")
+        assert sha256_of(published / path) == sha256
+    assert not (docs / ".publish").exists()
+
+
+def test_a_failed_publish_leaves_the_published_writeup_whole(published):
+    before = docs_files(published)
+    writeup = published / "results" / "reproduction" / "reproduction.md"
+    writeup.write_text(writeup.read_text() + "\nA new version.\n")
+    (published / "docs" / ".publish").write_text("in the way")  # staging cannot start
+    result = snakemake(published, "publish", "--cores", "1", config=None, check=False)
+    assert result.returncode != 0
+    (published / "docs" / ".publish").unlink()
+    assert docs_files(published) == before
+
+
+def test_an_interrupted_publish_leaves_every_file_whole(published):
+    """Ctrl-C while publish runs: each docs/ file is the old one or the new one, whole."""
+    before = docs_files(published)
+    writeup = published / "results" / "reproduction" / "reproduction.md"
+    writeup.write_text(writeup.read_text() + "\nA new version.\n")
+    env = {**os.environ, "PATH": f"{NO_SLURM}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "snakemake", "publish", "--cores", "1"]
+    proc = subprocess.Popen(
+        cmd, cwd=published, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    staging, deadline = published / "docs" / ".publish", time.monotonic() + 120
+    while proc.poll() is None and not staging.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group
+    proc.wait(timeout=120)
+    after = docs_files(published)
+    assert set(after) == set(before)
+    new = writeup.read_bytes()
+    for name, blob in after.items():
+        assert blob == before[name] or (name == "reproduction.md" and blob == new), name
+
+
+def test_publish_stages_everything_before_it_replaces_anything(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "figures").mkdir(parents=True)
+    old = {"reproduction.md": b"old", "figures/a.png": b"old a"}
+    for name, blob in old.items():
+        (docs / name).write_bytes(blob)
+    (tmp_path / "new.md").write_text("new")
+    copies = [(str(tmp_path / "new.md"), str(docs / "reproduction.md")),
+              (str(tmp_path / "missing.png"), str(docs / "figures/a.png"))]  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        publish(copies, [], str(docs / "reference/metrics.parquet"), str(tmp_path / "list"))
+    assert docs_files(tmp_path) == old and not (tmp_path / "list").exists()
+
+
+def test_publish_refuses_jobs_computed_by_two_versions_of_the_code(pipeline, tmp_path):
+    df = load_metrics([pipeline / "results" / "metrics.parquet"])
+    assert df["code"].nunique() == 1  # one version computed the test run
+    df.loc[df["weight_rule"] == "Cons", "code"] = "0ld0c0de"  # the Cons jobs: older code
+    metrics = tmp_path / "mixed.parquet"
+    write_metrics(df.to_dict("records"), metrics)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    with pytest.raises(ValueError, match=r"2 versions of the numeric code: .*0ld0c0de"):
+        publish([], [str(metrics)], str(docs / "reference/metrics.parquet"), str(tmp_path / "l"))
+    assert not any(docs.iterdir()) and not (tmp_path / "l").exists()
