@@ -17,6 +17,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/tuning.smk"
+include: "workflow/rules/demo.smk"
 
 
 rule all:

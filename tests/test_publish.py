@@ -100,7 +100,8 @@ def test_publish_stages_everything_before_it_replaces_anything(tmp_path):
     copies = [(str(tmp_path / "new.md"), str(docs / "reproduction.md")),
               (str(tmp_path / "missing.png"), str(docs / "figures/a.png"))]  # fmt: skip
     with pytest.raises(FileNotFoundError, match="missing.png"):
-        publish(copies, [], str(docs / "reference/metrics.parquet"), str(tmp_path / "list"))
+        reference = str(docs / "reference/metrics.parquet")
+        publish(copies, [], reference, str(tmp_path / "list"), docs=str(docs))
     assert docs_files(tmp_path) == old and not (tmp_path / "list").exists()
 
 
@@ -113,5 +114,6 @@ def test_publish_refuses_jobs_computed_by_two_versions_of_the_code(pipeline, tmp
     docs = tmp_path / "docs"
     docs.mkdir()
     with pytest.raises(ValueError, match=r"2 versions of the numeric code: .*0ld0c0de"):
-        publish([], [str(metrics)], str(docs / "reference/metrics.parquet"), str(tmp_path / "l"))
+        reference = str(docs / "reference/metrics.parquet")
+        publish([], [str(metrics)], reference, str(tmp_path / "l"), docs=str(docs))
     assert not any(docs.iterdir()) and not (tmp_path / "l").exists()

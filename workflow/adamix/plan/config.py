@@ -37,7 +37,7 @@ RESERVED_NAMES = frozenset(
         *("experiment_figure", "walltime", "claims", "reproduction_doc", "writeup"),
         *("publish", "compare_reference", "compare", "reference", "metrics"),
         *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
-        *("tuning_curves", "tuning_sensitivity"),
+        *("tuning_curves", "tuning_sensitivity", "demo", "demo_report"),
     }
 )
 # The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):
@@ -178,22 +178,22 @@ def check_names(config: Mapping) -> None:
             )
 
 
-def check_sizes(config: Mapping) -> None:
-    """ValueError for a data size whose subset holds fewer training images than a
-    pre-training or fine-tuning minibatch (no step would be taken), or that has no short
-    path label ("5e-05")."""
+def check_sizes(config: Mapping, sizes=None, where: str = "config data.sizes") -> None:
+    """ValueError for a data size (of `sizes`, data.sizes by default) whose subset holds
+    fewer training images than a pre-training or fine-tuning minibatch (no step would be
+    taken), or that has no short path label ("5e-05")."""
     batches = {
         "pretrain.batch_size": config["pretrain"]["batch_size"],
         "finetune.batch_size": config["finetune"].get("batch_size", 100),
     }
-    for size in config["data"]["sizes"]:
+    for size in config["data"]["sizes"] if sizes is None else sizes:
         if not re.fullmatch(SIZE_LABEL, size_label(size)):
-            raise ValueError(f"config data.sizes: {size} is below the smallest size, 0.0001")
+            raise ValueError(f"{where}: {size} is below the smallest size, 0.0001")
         n = round(size * TRAIN_IMAGES)
         for key, batch in batches.items():
             if n < batch:
                 raise ValueError(
-                    f"config data.sizes: {size} leaves {n} of the {TRAIN_IMAGES} training"
+                    f"{where}: {size} leaves {n} of the {TRAIN_IMAGES} training"
                     f" images, fewer than one minibatch ({key} {batch}): training would"
                     " take no step"
                 )
@@ -219,13 +219,18 @@ def check_experiments(config: Mapping, rules: Sequence[str]) -> None:
                 raise ValueError(
                     f"config experiments.{name}.readings: '{reading}' is not a key of readings"
                 )
-        for run in exp["runs"]:
-            for rule_name in run.split("+"):
-                if rule_name not in rules:
-                    raise ValueError(
-                        f"config experiments.{name}.runs: '{run}' names no registered rule"
-                        f" '{rule_name}'; rules: {', '.join(rules)} (add your own: `plugins`)"
-                    )
+        check_runs(f"config experiments.{name}", exp["runs"], rules)
+
+
+def check_runs(where: str, runs: Sequence[str], rules: Sequence[str]) -> None:
+    """ValueError unless each Weight+Bias run names registered rules (`rules`)."""
+    for run in runs:
+        for rule_name in run.split("+"):
+            if rule_name not in rules:
+                raise ValueError(
+                    f"{where}.runs: '{run}' names no registered rule '{rule_name}'; rules:"
+                    f" {', '.join(rules)} (add your own: `plugins`)"
+                )
 
 
 def check_tuning(config: Mapping, rules: Sequence[str]) -> None:
@@ -239,7 +244,16 @@ def check_tuning(config: Mapping, rules: Sequence[str]) -> None:
     for reading in tuning["readings"]:
         if reading not in config["readings"]:
             raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
-    for run in tuning["runs"]:
-        for rule_name in run.split("+"):
-            if rule_name not in rules:
-                raise ValueError(f"{where}.runs: '{run}' names no registered rule '{rule_name}'")
+    check_runs(where, tuning["runs"], rules)
+
+
+def check_demo(config: Mapping, rules: Sequence[str]) -> None:
+    """ValueError unless the demo's data set and reading are in the config, its size holds
+    a minibatch and its runs name registered rules (config `demo`)."""
+    demo, where = config["demo"], "config demo"
+    if demo["dataset"] not in config["datasets"]:
+        raise ValueError(f"{where}.dataset: '{demo['dataset']}' is not a key of datasets")
+    if demo["reading"] not in config["readings"]:
+        raise ValueError(f"{where}.reading: '{demo['reading']}' is not a key of readings")
+    check_sizes(config, [demo["size"]], f"{where}.size")
+    check_runs(where, demo["runs"], rules)

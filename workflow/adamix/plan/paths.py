@@ -62,6 +62,17 @@ PUBLISHED_MD = f"{PUBLISHED}/reproduction.md"
 REFERENCE = "docs/reference/metrics.parquet"  # the published run's, in the repository
 PUBLISHED_LIST = f"{WRITEUP}/published.txt"  # what `publish` wrote to docs/, with sha256s
 
+# `snakemake demo`: a first run in minutes (config `demo`)
+DEMO = "results/demo"
+DEMO_OUTPUTS = {
+    "writeup": f"{DEMO}/demo.md",
+    "png": f"{DEMO}/figure.png",
+    "pdf": f"{DEMO}/figure.pdf",
+    "csv": f"{DEMO}/table.csv",
+    "md": f"{DEMO}/table.md",
+    "html": f"{DEMO}/table.html",
+}
+
 
 def subset(dataset: str, size: str) -> str:
     """The subset file of a data set at a size label."""

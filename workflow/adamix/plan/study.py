@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from adamix.plan import paths
 from adamix.plan.cells import Catalog, Cell, Job, Readings, Search, oneshot_reading, tuning_reading
 from adamix.plan.config import (
+    check_demo,
     check_experiments,
     check_names,
     check_sizes,
@@ -46,6 +47,7 @@ class Plan:
         check_sizes(config)
         check_experiments(config, list(catalog))
         check_tuning(config, list(catalog))
+        check_demo(config, list(catalog))
         self.config = config
         self.catalog = catalog
         self.plugins = dict(plugins or {})
@@ -195,6 +197,15 @@ class Plan:
             for seed in self.seeds
         ]
         return list(dict.fromkeys(paths_))
+
+    def demo_parquets(self) -> list[str]:
+        """The fine-tuning parquets of `snakemake demo` (config `demo`): its runs on its
+        data set and size, under its reading, with its one seed."""
+        demo = self.config["demo"]
+        return [
+            self.job(demo["dataset"], demo["reading"], demo["size"], run, demo["seed"]).metrics
+            for run in demo["runs"]
+        ]
 
     # What the report makes.
 
