@@ -4,12 +4,17 @@ the numbers the code uses and the checksums of config.yaml (their one place)."""
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 import yaml
 
 from adamix.report.paper import paper_results
-from conftest import REPO
+from conftest import REPO, copy_workflow, snakemake
 
 SPEC = REPO / "docs" / "paper.md"
 
@@ -78,3 +83,165 @@ def test_the_docs_describe_the_software_not_how_it_was_made():
     for page in pages:
         for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
             assert not made.search(line), f"{page.name}:{number}: {line.strip()}"
+
+
+# --- the commands the docs show ----------------------------------------------------------
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+CLUSTER = "<!-- cluster -->"  # on the line before a code block, or in a table row
+# Commands shown in the docs that a dry run here does not check: another test runs them
+# (the test file, and the call in it).
+RUN_ELSEWHERE = {
+    # rule demo: tests/test_demo.py runs it
+    "snakemake --cores 2 demo": ("tests/test_demo.py", '"--cores", "2", "demo"'),
+    # A report of finished results (a dry run has none): tests/test_pipeline.py makes it
+    # from the tiny pipeline's results.
+    "snakemake --report results/report.html": (
+        "tests/test_pipeline.py",
+        '"--report", "results/report.html"',
+    ),
+}
+# publish refuses any config but the full default study (that is its point): its dry run
+# plans the study of config.yaml alone.
+WORKFLOW_CONFIG_ONLY = {"publish"}
+
+
+@dataclass(frozen=True)
+class Command:
+    page: str
+    line: int
+    text: str  # one command: `a && b` is two
+    marked: bool  # marked as needing a cluster
+
+
+SNAKEMAKE = re.compile(r"(?:[A-Za-z_]\w*=\S*\s+)*snakemake(?:\s|$)")
+
+
+def _commands(text: str) -> list[str]:
+    """The commands of a shell line: `a && b` is two."""
+    return [part.strip() for part in text.split("&&") if part.strip()]
+
+
+def _words(command: str) -> list[str]:
+    """The command's words, without leading VAR=value assignments."""
+    words = shlex.split(command, comments=True)
+    while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
+        words = words[1:]
+    return words
+
+
+def doc_commands() -> list[Command]:
+    """Every shell command that starts with `snakemake` (after VAR=value assignments) in
+    README.md and docs/*.md: in fenced code blocks (a trailing backslash joins the next
+    line) and in the backticked spans of table rows."""
+    found = []
+    for page in PAGES:
+        lines = page.read_text(encoding="utf-8").splitlines()
+        fence = None  # the index of the open block's fence line
+        joined, first = "", 0
+        for index, line in enumerate(lines):
+            if line.lstrip().startswith("```"):
+                fence = index if fence is None else None
+                continue
+            if fence is not None:
+                marked = fence > 0 and lines[fence - 1].strip() == CLUSTER
+                first = first if joined else index
+                if line.endswith("\\"):
+                    joined += line[:-1] + " "
+                    continue
+                texts, number, joined = [joined + line], first + 1, ""
+            elif line.lstrip().startswith("|"):
+                marked, number = CLUSTER in line, index + 1
+                texts = re.findall(r"`([^`]+)`", line)
+            else:
+                continue
+            for text in texts:
+                for command in _commands(text):
+                    if SNAKEMAKE.match(command):
+                        name = str(page.relative_to(REPO))
+                        found.append(Command(name, number, " ".join(command.split()), marked))
+    return found
+
+
+def needs_cluster(command: str) -> bool:
+    """A Slurm profile or executor, or any `--profile` (site profiles are clusters')."""
+    words = _words(command)
+    return any(
+        word == "--profile" or word.startswith("--slurm") or "slurm" in re.split("[/=]", word)
+        for word in words
+    )
+
+
+COMMANDS = doc_commands()
+DRY_RUNS = sorted(
+    {c.text for c in COMMANDS if not c.marked and c.text not in RUN_ELSEWHERE},
+    key=[c.text for c in COMMANDS].index,  # in the order of the docs
+)
+
+
+def test_the_docs_commands_are_found():
+    texts = {c.text for c in COMMANDS}
+    assert "snakemake --cores all" in texts  # README, Quick start
+    assert any(c.marked for c in COMMANDS)  # docs/clusters.md, the Slurm command
+    assert len(DRY_RUNS) >= 15
+
+
+def test_cluster_commands_are_marked_and_only_they():
+    for c in COMMANDS:
+        where = f"{c.page}:{c.line}: {c.text}"
+        if needs_cluster(c.text):
+            assert c.marked, f"{where}: needs a cluster, put {CLUSTER} on the line before"
+        else:
+            assert not c.marked, f"{where}: marked {CLUSTER}, but runs without a cluster"
+
+
+def test_the_commands_run_elsewhere_are_in_the_docs_and_in_their_tests():
+    texts = {c.text for c in COMMANDS}
+    for command, elsewhere in RUN_ELSEWHERE.items():
+        assert command in texts, f"{command} is no longer in the docs: drop it here"
+        test, call = elsewhere
+        assert call in (REPO / test).read_text(encoding="utf-8"), f"{test} runs {command}"
+
+
+@pytest.fixture(scope="module")
+def docs_workdir(tmp_path_factory) -> Path:
+    """One copy of the workflow for every dry run (a dry run writes no results), with the
+    published reference that `snakemake compare` reads."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("docs"))
+    shutil.copytree(REPO / "docs" / "reference", workdir / "docs" / "reference")
+    return workdir
+
+
+@pytest.mark.parametrize("command", DRY_RUNS)
+def test_the_docs_command_plans(command, docs_workdir, monkeypatch):
+    """Each command runs as a dry run (`-n`) on the test config (publish: on config.yaml,
+    the only one it takes): it parses, and plans its jobs."""
+    words = shlex.split(command, comments=True)
+    while words[0] != "snakemake":  # VAR=value before the command
+        name, value = words.pop(0).split("=", 1)
+        monkeypatch.setenv(name, value)
+    args = words[1:]
+    if "-n" not in args and "--dry-run" not in args:
+        args = ["-n", *args]
+    config = None if WORKFLOW_CONFIG_ONLY & set(args) else "tests/config.yaml"
+    snakemake(docs_workdir, *args, config=config)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_docs_links_resolve():
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https://...
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: {target} points to nothing"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.*)$", linked.read_text(encoding="utf-8"), re.M)
+                anchors = {_anchor(h) for h in headings}
+                assert anchor in anchors, f"{page.name}: {target}: no such heading"
