@@ -148,7 +148,7 @@ def stage(name: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-UTILITIES = {"atomic", "joblog"}  # shared by every stage, importing no stage
+UTILITIES = {"atomic", "joblog", "provenance"}  # shared by every stage, importing no stage
 # What each stage may import besides itself and the utilities: downward only.
 DEPENDS = {
     "plan": set(),

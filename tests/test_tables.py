@@ -62,7 +62,7 @@ def job_rows(
                 "lr_weight_min": 1e-3, "lr_weight_max": 1e-3, "lr_bias_mean": 1e-3,
                 "lr_bias_min": 1e-3, "lr_bias_max": 1e-3, "grad_norm": 1.0,
                 "diverged": broken, "device": "cpu", "device_name": "test CPU",
-                "torch_version": "test", "finished_at": 1.7e9 + seconds * epoch,
+                "torch_version": "test", "code": "c0de", "finished_at": 1.7e9 + seconds * epoch,
             }
         )  # fmt: skip
     return rows

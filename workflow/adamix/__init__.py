@@ -12,6 +12,6 @@ One subpackage per stage, each imported only by the stages after it:
 - ``report``: metrics parquet, statistics, the paper's numbers, claims, tables, figures,
   the tuned comparison and the write-up (no torch).
 
-``atomic`` and ``joblog`` are the jobs' small shared helpers; ``bench`` is a developer CLI
-that nothing imports.
+``atomic`` and ``joblog`` are the jobs' small shared helpers, ``provenance`` the digest of
+the numeric code that every job records; ``bench`` is a developer CLI that nothing imports.
 """
