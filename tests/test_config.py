@@ -221,12 +221,14 @@ def test_schema_agrees_with_the_settings_object():
         assert block[name].get("enum") == (
             list(f.metadata["choices"]) if "choices" in f.metadata else None
         )
+    assert block["g_scale"]["$ref"] == "#/$defs/g_scale"  # named or a number
     # A reading overrides fine-tuning's choices, and pre-training's epochs.
     readable = dict(schema["$defs"]["ambiguities"]["properties"])
     epochs = readable.pop("pretrain_epochs")
     assert {k: epochs[k] for k in ("type", "minimum")} == schema["properties"]["pretrain"][
         "properties"
     ]["epochs"]
+    assert readable.pop("g_scale") == {"$ref": "#/$defs/g_scale"}
     for name, spec in readable.items():
         assert spec["enum"] == list(fields[name].metadata["choices"]), name
 
@@ -283,3 +285,45 @@ def test_reserved_names_cover_every_rule(tmp_path):
     rules = {name for name in listed if re.fullmatch(r"\w+", name)} - set(experiments)
     assert rules, listed
     assert rules <= RESERVED_NAMES, sorted(rules - RESERVED_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("value", "label", "s"),
+    [
+        ("sum", "sum", 1.0),
+        ("mean", "mean", 1 / 100),  # 1 / batch_size
+        (0.01, "0.01", 0.01),
+        ("0.01", "0.01", 0.01),  # as --config gives it
+        (1 / 784, "0.0012755102040816326", 1 / 784),  # the per-pixel mean
+        ("1.2755e-05", "1.2755e-05", 1.2755e-05),
+    ],
+)
+def test_g_scale_is_named_or_a_number(value, label, s):
+    settings = FinetuneSettings(g_scale=value)
+    assert settings.g_scale == label  # the metrics' key column spells it so
+    assert settings.rule_arguments(steps_per_epoch=60)["g_scale"] == s
+
+
+@pytest.mark.parametrize("value", [0, 2, -0.5, "half", True, "nan"])
+def test_g_scale_outside_0_1_is_refused(value):
+    with pytest.raises(ValueError, match=r"finetune.g_scale: .* 'sum', 'mean' or a number in"):
+        FinetuneSettings(g_scale=value)
+
+
+def test_a_reading_of_a_numeric_g_scale_plans_its_jobs(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    overlay = tmp_path / "overlay.yaml"
+    exp = {"runs": ["AdaMix+Power"], "sizes": [0.01], "readings": ["g_scale-784"]}
+    overlay.write_text(
+        yaml.safe_dump(
+            {"readings": {"g_scale-784": {"g_scale": 1 / 784}}, "experiments": {"pixel": exp}}
+        )
+    )
+    configs = ("--configfile", "tests/config.yaml", str(overlay))
+    result = snakemake(workdir, "-n", "pixel", *configs, config=None)
+    assert "results/finetune/mnist/g_scale-784/0.01/AdaMix+Power/seed0/metrics.parquet" in (
+        result.stdout
+    )
+    bad = snakemake(workdir, "-n", "data", "--config", "finetune={g_scale: 2}", check=False)
+    message = "invalid finetune.g_scale: '2', expected 'sum', 'mean' or a number in (0, 1]"
+    assert bad.returncode != 0 and message in bad.stdout + bad.stderr

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from adamix.plan import paths
 from adamix.plan.config import PRETRAIN_OVERRIDES, pretrain_reading, pretrain_settings
-from adamix.plan.settings import SETTINGS, TRAINING
+from adamix.plan.settings import SETTINGS, TRAINING, g_scale_label
 
 # {rule name: {"reads": tuple of settings, "library_lr": float | None}}, registration order
 Catalog = Mapping[str, Mapping]
@@ -138,7 +138,10 @@ class Readings:
         overrides = {
             k: v for k, v in self.overrides[reading].items() if k not in PRETRAIN_OVERRIDES
         }
-        return {**self._config["finetune"], **overrides}
+        merged = {**self._config["finetune"], **overrides}
+        if "g_scale" in merged:  # a number as the metrics spell it
+            merged["g_scale"] = g_scale_label(merged["g_scale"])
+        return merged
 
     def pretrain_of(self, reading: str) -> str:
         """The reading whose pre-trained layers `reading`'s runs start from (`default`

@@ -39,12 +39,20 @@ class FinetuneSettings:
     timing: str = _choice("current", ("current", "lagged"), "ambiguity 1")
     adadec: str = _choice("paper", ("paper", "decaying"), "ambiguity 2")
     t_unit: str = _choice("step", ("step", "epoch"), "ambiguity 3")
-    g_scale: str = _choice("sum", ("sum", "mean"), "ambiguity 5")
+    g_scale: str = field(
+        default="sum",
+        metadata={"doc": "ambiguity 5: sum, mean (1 / batch_size) or a number s in (0, 1]"},
+    )
 
     def __post_init__(self):
+        # g_scale: a number (0.01, "1.2755e-05") is kept as its shortest spelling, a string
+        # like the named scales: one key column of the metrics, one reading per scale
+        object.__setattr__(self, "g_scale", g_scale_label(self.g_scale))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             choices = f.metadata.get("choices")
+            if f.name == "g_scale":
+                continue  # checked by g_scale_label
             if choices is not None:
                 ok, expected = value in choices, f"one of {choices}"
             elif f.type == "int":
@@ -67,6 +75,11 @@ class FinetuneSettings:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def scale_of_g(self) -> float:
+        """s, the factor of the gradient inside the adaptive denominators (ambiguity 5)."""
+        named = {"sum": 1.0, "mean": 1.0 / self.batch_size}
+        return named[self.g_scale] if self.g_scale in named else float(self.g_scale)
+
     def rule_arguments(self, steps_per_epoch: int) -> dict:
         """The learning-rate rules' hyperparameters (adamix.schedules.ScheduledSGD)."""
         return {
@@ -77,10 +90,25 @@ class FinetuneSettings:
             "xi": self.xi,
             "timing": self.timing,
             "adadec": self.adadec,
-            "g_scale": 1.0 if self.g_scale == "sum" else 1.0 / self.batch_size,  # ambiguity 5
+            "g_scale": self.scale_of_g(),
             "t_unit": self.t_unit,
             "steps_per_epoch": steps_per_epoch,
         }
+
+
+def g_scale_label(value) -> str:
+    """ "sum", "mean", or the shortest spelling of a number in (0, 1]; ValueError if not."""
+    if value in ("sum", "mean"):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not 0 < number <= 1:
+        raise ValueError(
+            f"invalid finetune.g_scale: {value!r}, expected 'sum', 'mean' or a number in (0, 1]"
+        )
+    return repr(number)
 
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(FinetuneSettings))
