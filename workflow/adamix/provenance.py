@@ -28,6 +28,7 @@ _PACKAGE = Path(__file__).resolve().parent  # workflow/adamix
 PRETRAIN_CODE = ("train/rbm.py", "train/devices.py")
 FINETUNE_CODE = (
     *PRETRAIN_CODE,
+    "plan/settings.py",  # the optimizer's hyperparameters from the settings
     "train/autoencoder.py",
     "train/finetune.py",
     *(f"schedules/{name}.py" for name in ("kinds", "builtin", "registry", "sgd", "fused")),
