@@ -31,7 +31,8 @@ FINETUNE_CODE = (
     "plan/settings.py",  # the optimizer's hyperparameters from the settings
     "train/autoencoder.py",
     "train/finetune.py",
-    *(f"schedules/{name}.py" for name in ("kinds", "builtin", "registry", "sgd", "fused")),
+    *(f"schedules/{name}.py" for name in ("kinds", "builtin", "registry", "checks", "sgd")),
+    "schedules/fused.py",
 )
 
 
