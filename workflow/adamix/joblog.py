@@ -14,6 +14,10 @@ class _LogFile(logging.FileHandler):
 
     failed = False
 
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the flush of what a full disk did not take
+            super().close()
+
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         if not self.failed:
             self.failed = True
