@@ -209,6 +209,50 @@ def test_adamix_g_scale():
     check("AdaMix", a, b, g_scale=0.5)
 
 
+# --- update "epoch" (ambiguity 6): the state takes an epoch's summed gradient at its end
+
+
+@pytest.mark.parametrize("timing", ["current", "lagged"])  # no effect under update "epoch"
+def test_update_per_epoch(timing):
+    # steps_per_epoch = 2: steps 0 and 1 apply the initial factor; after step 1 the state
+    # takes g = g(0) + g(1) (a: 0.5 + 1.0 = 1.5, b: -1.0 + 0.0 = -1.0); step 2 applies it.
+    kw = {"update": "epoch", "steps_per_epoch": 2, "timing": timing}
+    check("AdaMix", [LR, LR, LR / sqrt(1 + 1.5**2)], [LR, LR, LR / sqrt(1 + 1)], **kw)
+    s = 0.5  # g_scale: (s g)^2 in the denominator, the update with the raw g
+    a, b = [LR, LR, LR / sqrt(1 + (s * 1.5) ** 2)], [LR, LR, LR / sqrt(1 + s**2)]
+    check("AdaMix", a, b, g_scale=s, **kw)
+    K = 2.0  # AdaGrad: K is the initial sum
+    a = [LR / sqrt(K), LR / sqrt(K), LR / sqrt(K + 1.5**2)]
+    b = [LR / sqrt(K), LR / sqrt(K), LR / sqrt(K + 1)]
+    check("AdaGrad", a, b, K=K, **kw)
+    # AdaDec (eq. 14, g(-1) = 0): c(t) = p(t) follows the step, the factor the epoch
+    a = [power(0), power(1), power(2) / sqrt(1 + 1.5**2)]
+    b = [power(0), power(1), power(2) / sqrt(1 + 1)]
+    check("AdaDec", a, b, **kw)
+
+
+def test_update_per_epoch_resumes_mid_epoch_and_takes_no_fused_kernel():
+    # the epoch's gradient so far is state: a save after step 0 resumes to the same weight
+    kw = {"lr": LR, "total_steps": R, "update": "epoch", "steps_per_epoch": 2}
+    w = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
+    opt = build_optimizer([w], [], "AdaMix", "Cons", **kw)
+    w.grad = torch.tensor([GA[0], GB[0]], dtype=torch.float64)
+    opt.step()
+    saved = io.BytesIO()
+    torch.save(opt.state_dict(), saved)
+    again = build_optimizer([w], [], "AdaMix", "Cons", **kw)
+    again.load_state_dict(torch.load(io.BytesIO(saved.getvalue()), weights_only=True))
+    for t in (1, 2):
+        w.grad = torch.tensor([GA[t], GB[t]], dtype=torch.float64)
+        again.step()
+    expected = after([LR, LR, LR / sqrt(1 + 1.5**2)], [LR, LR, LR / sqrt(1 + 1)])
+    torch.testing.assert_close(w.detach(), expected, rtol=1e-13, atol=1e-15)
+    with pytest.raises(RuntimeError, match="the fused kernels update at every step"):
+        run("AdaMix", fused=True, **{k: kw[k] for k in ("update", "steps_per_epoch")})
+    with pytest.raises(ValueError, match='capturable: True, expected False when update is "epoch"'):
+        build_optimizer([w], [], "AdaMix", "Cons", capturable=True, **kw)
+
+
 def test_adamix_no_subnormals():
     # A huge gradient drives alpha towards 0 within a few steps; it must stop at a floor
     # of normal floats (subnormal arithmetic is very slow on CPUs) that is far too small
@@ -550,7 +594,7 @@ def test_the_registry_imports_no_torch():
 # Each readable setting changed to another value a run could have.
 OTHER_VALUE = {
     "lr": 0.02, "K": 2.0, "q": 0.5, "xi": 0.9, "timing": "lagged", "adadec": "decaying",
-    "t_unit": "epoch", "g_scale": 0.1,
+    "t_unit": "epoch", "g_scale": 0.1, "update": "epoch",
 }  # fmt: skip
 
 
@@ -699,7 +743,7 @@ def test_settings_read_by_a_run():
     assert settings_read("Cons+Cons") == ("epochs", "batch_size", "lr", "loss")
     assert settings_read("None+None") == ("epochs", "batch_size", "loss")
     assert settings_read("AdaMix+Power") == (
-        "epochs", "batch_size", "lr", "K", "q", "loss", "timing", "t_unit", "g_scale"
+        "epochs", "batch_size", "lr", "K", "q", "loss", "timing", "t_unit", "g_scale", "update"
     )  # fmt: skip
 
 

@@ -44,6 +44,8 @@ class FinetuneSettings:
         metadata={"doc": "ambiguity 5: sum, mean (1 / batch_size) or a number s in (0, 1]"},
     )
 
+    update: str = _choice("step", ("step", "epoch"), "ambiguity 6")
+
     def __post_init__(self):
         # g_scale: a number (0.01, "1.2755e-05") is kept as its shortest spelling, a string
         # like the named scales: one key column of the metrics, one reading per scale
@@ -92,6 +94,7 @@ class FinetuneSettings:
             "adadec": self.adadec,
             "g_scale": self.scale_of_g(),
             "t_unit": self.t_unit,
+            "update": self.update,
             "steps_per_epoch": steps_per_epoch,
         }
 

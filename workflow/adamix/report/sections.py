@@ -37,6 +37,7 @@ AMBIGUITIES = {
     "adadec": "AdaDec's G (eq. 14): the paper's two terms, or Senior et al.'s decaying sum",
     "t_unit": "what t and R count in Exp, Power and AdaDec: minibatch steps or epochs",
     "g_scale": "the gradient in the adaptive denominators: the minibatch sum (eq. 6) or mean",
+    "update": "when the adaptive rules' state takes the gradient: every step or every epoch",
     "pretrain_epochs": "RBM epochs of pre-training per layer (0: the random initial weights)",
 }
 

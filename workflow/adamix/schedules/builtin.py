@@ -88,7 +88,7 @@ def _adagrad_kernel(k, h, c, p, P, G, state, lagged) -> None:
 
 ADAGRAD = AdaptiveRule(
     "AdaGrad",
-    reads=("lr", "K", "timing", "g_scale"),
+    reads=("lr", "K", "timing", "g_scale", "update"),
     scale=lambda h, step: h["lr"],
     # K + the running sum; K acts as Adagrad's initial sum
     init=lambda h, p: {"sum": _full(p, h["K"])},
@@ -147,7 +147,7 @@ def _adadec_kernel(k, h, c, p, P, G, state, lagged) -> None:
 
 ADADEC = AdaptiveRule(
     "AdaDec",
-    reads=("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale"),
+    reads=("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale", "update"),
     scale=_adadec_scale,
     init=_adadec_init,
     fold=_adadec_fold,
@@ -196,7 +196,7 @@ def _alpha_floor(dtype: torch.dtype) -> float:
 
 ADAMIX = AdaptiveRule(
     "AdaMix",
-    reads=("lr", "K", "timing", "g_scale"),
+    reads=("lr", "K", "timing", "g_scale", "update"),
     scale=lambda h, step: 1.0,
     init=lambda h, p: {"alpha": _full(p, h["lr"])},  # alpha(-1) = eta0
     fold=_adamix_fold,

@@ -48,10 +48,14 @@ def _check_hyperparameters(group: dict, rule_required: bool = True) -> None:
         raise bad("capturable", "True or False")
     if group["capturable"] and group["fused"]:
         raise bad("fused", "not True when capturable (the fused kernels are CPU loops)")
-    if group["t_unit"] == "epoch":
+    if group["update"] not in kinds.UPDATES:
+        raise bad("update", f"one of {kinds.UPDATES}")
+    if group["capturable"] and group["update"] == "epoch":
+        raise bad("capturable", 'False when update is "epoch" (its end of an epoch is a branch)')
+    if "epoch" in (group["t_unit"], group["update"]):
         spe = group["steps_per_epoch"]
         if not is_int(spe) or spe < 1:
-            raise bad("steps_per_epoch", 'an integer >= 1 when t_unit is "epoch"')
+            raise bad("steps_per_epoch", 'an integer >= 1 when t_unit or update is "epoch"')
         if spe > group["total_steps"]:
             raise bad("steps_per_epoch", "at most total_steps (R counts whole epochs)")
 

@@ -22,6 +22,12 @@ defaults first:
   count epochs: t = step // steps_per_epoch and R = total_steps // steps_per_epoch.
 - ``g_scale`` (ambiguity 5): s scales g inside the adaptive denominators only ("sum" is
   s = 1, "mean" is s = 1 / batch size); the update always uses the raw gradient.
+- ``update`` (ambiguity 6): when an adaptive rule's state takes the gradient. "step": at
+  every step, g(t) the minibatch gradient. "epoch" (the paper's "round" read as an epoch):
+  the state, and with it the per-element factor, stays fixed for a whole epoch; at the
+  epoch's end it takes g = the sum of that epoch's minibatch gradients (the gradient of
+  the epoch's summed loss) once, for the next epoch. ``timing`` has no effect there: an
+  epoch's rate is always built from the epochs before it. c(t) still follows the step.
 
 This module imports no torch (tensors appear in type hints only): the registry, and with
 it every Snakemake start, reads the rules' declarations without loading torch.
@@ -40,8 +46,9 @@ if TYPE_CHECKING:
 TIMINGS = ("current", "lagged")
 ADADEC_FORMS = ("paper", "decaying")
 T_UNITS = ("step", "epoch")
+UPDATES = ("step", "epoch")
 # What a rule may read (``reads``): the optimizer's hyperparameters of adamix.plan.settings.
-READABLE = ("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale")
+READABLE = ("lr", "K", "q", "xi", "timing", "adadec", "t_unit", "g_scale", "update")
 
 
 @dataclass(frozen=True)

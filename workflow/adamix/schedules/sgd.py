@@ -90,6 +90,7 @@ class ScheduledSGD(Optimizer):
         adadec: str = "paper",
         g_scale: float = 1.0,
         t_unit: str = "step",
+        update: str = "step",
         steps_per_epoch: int | None = None,
         fused: bool | None = None,
         capturable: bool = False,
@@ -204,6 +205,9 @@ class ScheduledSGD(Optimizer):
                 rule.kernel(kernels, group, c, p, P, G, state, lagged)
             return
         scratch = self._scratch_like(params)
+        if group["update"] == "epoch":
+            self._epoch_step(rule, group, step, c, params, grads, states, scratch)
+            return
 
         def apply() -> None:
             factors = [rule.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
@@ -217,6 +221,20 @@ class ScheduledSGD(Optimizer):
         rule.fold(group, states, grads, scratch)
         if not lagged:  # the rate built from g(0 .. t)
             apply()
+
+    def _epoch_step(self, rule, group, step, c, params, grads, states, scratch) -> None:
+        """update "epoch": the step at the factor of the state as the epoch began; the
+        gradient summed into the state's "epoch_grad", folded in once at the epoch's end."""
+        factors = [rule.factor(group, st, buf) for st, buf in zip(states, scratch, strict=True)]
+        torch._foreach_addcmul_(params, grads, factors, value=-c)
+        for st, g in zip(states, grads, strict=True):
+            if "epoch_grad" not in st:
+                st["epoch_grad"] = torch.zeros_like(g, memory_format=torch.preserve_format)
+        epoch_grads = [st["epoch_grad"] for st in states]
+        torch._foreach_add_(epoch_grads, grads)
+        if (step + 1) % group["steps_per_epoch"] == 0:
+            rule.fold(group, states, epoch_grads, scratch)
+            torch._foreach_zero_(epoch_grads)
 
     def _torch_step(self, rule: TorchRule, group: dict, params) -> None:
         inner = self._inner.get(id(group))
@@ -290,6 +308,10 @@ class ScheduledSGD(Optimizer):
         fused = group.get("fused")
         if fused is False or group["capturable"] or (fused is None and not params[0].is_cpu):
             return None  # the kernels are CPU loops
+        if group["update"] == "epoch":
+            if fused:
+                raise RuntimeError("fused=True, but the fused kernels update at every step")
+            return None
         kernels = _fused_kernels()
         try:
             if rule.kernel is None:

@@ -123,7 +123,8 @@ def finetune(
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {batch} exceeds the {n} training images")
     weights, biases = weights_and_biases(model)
-    graphed = cuda_graphs and train_x.is_cuda
+    # update "epoch" branches at an epoch's end: no graph of one step replays it
+    graphed = cuda_graphs and train_x.is_cuda and settings.update == "step"
     optimizer = build_optimizer(
         weights, biases, weight_rule, bias_rule, capturable=graphed,
         **settings.rule_arguments(steps_per_epoch),
