@@ -1,0 +1,88 @@
+"""Seeds until decided: the stopping rule of the pre-registered analysis (docs/paper.md).
+
+Seeds are added in looks (3, then 5, then 10 at most) only to the primary hypotheses
+still undecided. At a look, the hypotheses share the family-wise ``ALPHA`` by Holm's
+step-down procedure, and each look spends a third of it (Bonferroni over the looks), so
+that looking again cannot raise the error rate. A hypothesis is the mean of per-seed
+paired differences (a - b, a seed where one run diverged being +inf or -inf: that run's
+loss) below 0 ("holds") or above it ("does not hold").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import scipy.stats
+
+from adamix.report.stats import FAILS, HOLDS, UNCLEAR
+
+ALPHA = 0.05
+LOOKS = (3, 5, 10)
+
+
+def p_value(diffs: Sequence[float]) -> tuple[float, int]:
+    """Two-sided p-value of a mean paired difference of 0 (Student's t on the finite
+    differences) and the sign of the evidence (-1, 0, +1). A diverged seed (+-inf) is a
+    loss: all of them must agree with the finite differences' sign, else p = 1."""
+    d = np.asarray(diffs, dtype=float)
+    finite, losses = d[np.isfinite(d)], {int(x) for x in np.sign(d[np.isinf(d)])}
+    if finite.size >= 2 and finite.std(ddof=1) > 0:
+        result = scipy.stats.ttest_1samp(finite, 0.0)
+        p, sign = float(result.pvalue), int(np.sign(finite.mean()))
+    elif finite.size >= 2:  # every difference equal: decided by its sign alone
+        p, sign = (0.0, int(np.sign(finite[0]))) if finite[0] != 0 else (1.0, 0)
+    else:
+        p, sign = 1.0, 0
+    if losses and losses != {sign}:
+        return 1.0, 0
+    return p, sign
+
+
+def holm(pvalues: Mapping[str, float], alpha: float) -> set[str]:
+    """The hypotheses Holm's step-down procedure rejects at family-wise `alpha`."""
+    rejected = set()
+    for rank, (name, p) in enumerate(sorted(pvalues.items(), key=lambda kv: kv[1])):
+        if p > alpha / (len(pvalues) - rank):
+            break
+        rejected.add(name)
+    return rejected
+
+
+def verdicts(diffs: Mapping[str, Sequence[float]], alpha=ALPHA, looks=LOOKS) -> dict[str, str]:
+    """Each hypothesis's verdict at this look: holds (mean below 0), does not hold (above)
+    or inconclusive, with Holm across the hypotheses at alpha / len(looks)."""
+    tested = {name: p_value(d) for name, d in diffs.items()}
+    rejected = holm({name: p for name, (p, _) in tested.items()}, alpha / len(looks))
+    return {
+        name: (HOLDS if sign < 0 else FAILS) if name in rejected and sign else UNCLEAR
+        for name, (_, sign) in tested.items()
+    }
+
+
+def seeds_needed(diffs: Mapping[str, Sequence[float]], alpha=ALPHA, looks=LOOKS) -> dict:
+    """How many seeds each hypothesis runs with next: as many as it has once decided or
+    at the last look; otherwise the next look's count. ValueError if a hypothesis has a
+    count that is not a look (the rule spends alpha at the looks only)."""
+    decided = verdicts(diffs, alpha, looks)
+    needed = {}
+    for name, d in diffs.items():
+        n = len(d)
+        if n not in looks:
+            raise ValueError(f"{name}: {n} seeds, not one of the looks {looks}")
+        later = [k for k in looks if k > n]
+        needed[name] = n if decided[name] != UNCLEAR or not later else later[0]
+    return needed
+
+
+def detectable(diffs: Sequence[float], alpha=ALPHA, looks=LOOKS, m: int = 1) -> float:
+    """The smallest mean difference the last look could have told from 0: the half-width
+    of its interval at the most lenient Holm level (alpha / looks / m)."""
+    finite = np.asarray(diffs, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size < 2:
+        return math.nan
+    level = alpha / len(looks) / m
+    t = float(scipy.stats.t.ppf(1 - level / 2, finite.size - 1))
+    return t * float(finite.std(ddof=1)) / math.sqrt(finite.size)
