@@ -448,3 +448,19 @@ def test_setup_tells_the_pauses_and_the_resumed_jobs():
         " 3 min 40 s with jobs running). 1 fine-tuning job(s) stopped mid-run resumed from"
         " their last saved epoch."
     )
+
+
+def test_within_ten_percent_is_measured_against_our_mean():
+    from adamix.report.sections import headline_verdicts, paper_rows
+
+    # paper 10.0, ours 9.05: 9.5% of the paper's value but 10.5% of ours: not near
+    table = pd.DataFrame(
+        {"experiment": ["exp1", "exp1"], "reading": ["default", "default"],
+         "run": ["AdaMix+Power", "Cons+Cons"], "size": [0.1, 0.1],
+         "paper_rer_epoch50": [10.0, 10.0], "rer_mean": [9.05, 9.1],
+         "rer_ci95_low": [9.0, 9.0], "rer_ci95_high": [9.1, 9.2]}
+    )  # fmt: skip
+    rows, _ = paper_rows(table)
+    (verdict,) = headline_verdicts(table, rows)
+    assert verdict["near"] == 1  # 9.1: |0.9| / 9.1 = 9.9% of ours; 9.05: 10.5%, not near
+    assert verdict["distance"] == pytest.approx((0.95 / 9.05 + 0.9 / 9.1) / 2)

@@ -139,7 +139,7 @@ def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
         inside = (cells["rer_ci95_low"].to_numpy() <= paper) & (
             paper <= cells["rer_ci95_high"].to_numpy()
         )
-        relative = abs(mean - paper) / paper
+        relative = abs(mean - paper) / mean  # "within 10% of our mean": of ours
         ran = int(pd.notna(mean).sum())
         if ran:
             verdicts.append(
