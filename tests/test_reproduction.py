@@ -4,6 +4,7 @@ hand-made tables whose answers are known."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -286,7 +287,8 @@ def test_headline_shows_cons_cons_once_and_every_paper_number(tmp_path):
     assert rows[4][6:] == ["–", "–", "2"]  # exp2 did not run under g_scale-mean
     assert (
         "**Verdict.** Under `default`, 5 of the 6 paper numbers it ran lie within our 95%"
-        " interval and 4 within 10% of our mean (median distance 4%); under `g_scale-mean`,"
+        " prediction interval for one run and 4 within 10% of our mean (median distance"
+        " 4%); under `g_scale-mean`,"
         " 4 of the 4 paper numbers it ran" in headline
     )
     assert "The reading closest to the paper is `g_scale-mean`." in headline
@@ -458,9 +460,29 @@ def test_within_ten_percent_is_measured_against_our_mean():
         {"experiment": ["exp1", "exp1"], "reading": ["default", "default"],
          "run": ["AdaMix+Power", "Cons+Cons"], "size": [0.1, 0.1],
          "paper_rer_epoch50": [10.0, 10.0], "rer_mean": [9.05, 9.1],
-         "rer_ci95_low": [9.0, 9.0], "rer_ci95_high": [9.1, 9.2]}
+         "rer_std": [0.1, 0.1], "n_seeds": [3, 3]}
     )  # fmt: skip
     rows, _ = paper_rows(table)
     (verdict,) = headline_verdicts(table, rows)
     assert verdict["near"] == 1  # 9.1: |0.9| / 9.1 = 9.9% of ours; 9.05: 10.5%, not near
     assert verdict["distance"] == pytest.approx((0.95 / 9.05 + 0.9 / 9.1) / 2)
+
+
+def test_a_single_paper_run_is_compared_with_a_prediction_interval():
+    from adamix.report.sections import headline_verdicts, paper_rows
+    from adamix.report.stats import prediction_interval, t_quantile_975
+
+    # 3 seeds, mean 9.0, sd 0.2: the mean's 95% CI is 9.0 +- 0.50, one run's 95%
+    # prediction interval 9.0 +- 4.303 x 0.2 x sqrt(1 + 1/3) = 9.0 +- 0.99
+    low, high = prediction_interval(9.0, 0.2, 3)
+    half = t_quantile_975(2) * 0.2 * (4 / 3) ** 0.5
+    assert (low, high) == pytest.approx((9.0 - half, 9.0 + half)) and half > 0.99
+    assert all(math.isnan(x) for x in prediction_interval(9.0, math.nan, 1))
+    table = pd.DataFrame(
+        {"experiment": ["exp1"], "reading": ["default"], "run": ["AdaMix+Power"],
+         "size": [0.1], "paper_rer_epoch50": [9.8], "rer_mean": [9.0], "rer_std": [0.2],
+         "n_seeds": [3]}
+    )  # fmt: skip
+    rows, _ = paper_rows(table)
+    (verdict,) = headline_verdicts(table, rows)
+    assert verdict["inside"] == 1  # 9.8: outside the mean's CI, inside one run's interval

@@ -8,6 +8,7 @@ is put together by adamix.report.writeup.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from adamix.report.paper import paper_results
@@ -22,6 +23,7 @@ from adamix.report.render import (
     seeds,
     signed,
 )
+from adamix.report.stats import prediction_interval
 from adamix.report.tables import BASELINE, JOB
 
 DEFAULT = "default"  # the paper's literal reading, first in the headline
@@ -130,15 +132,24 @@ def reading_cells(table: pd.DataFrame, rows: pd.DataFrame, reading: str) -> pd.D
 
 
 def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
-    """Per reading that ran some of `rows`: how many of the paper's numbers lie within our
-    95% interval and within NEAR of our mean, and the median relative distance."""
+    """Per reading that ran some of `rows`: how many of the paper's numbers (one run each)
+    lie within our 95% prediction interval for one run and within NEAR of our mean, and
+    the median relative distance."""
     verdicts = []
     for reading in headline_readings(table):
         cells = reading_cells(table, rows, reading)
         paper, mean = rows["paper_rer_epoch50"].to_numpy(), cells["rer_mean"].to_numpy()
-        inside = (cells["rer_ci95_low"].to_numpy() <= paper) & (
-            paper <= cells["rer_ci95_high"].to_numpy()
+        low, high = (
+            np.array(
+                [
+                    prediction_interval(*c)
+                    for c in cells[["rer_mean", "rer_std", "n_seeds"]].to_numpy()
+                ]
+            )
+            .reshape(-1, 2)
+            .T
         )
+        inside = (low <= paper) & (paper <= high)
         relative = abs(mean - paper) / mean  # "within 10% of our mean": of ours
         ran = int(pd.notna(mean).sum())
         if ran:

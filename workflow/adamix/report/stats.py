@@ -39,6 +39,16 @@ def t_interval(values: Iterable[float]) -> tuple[float, float]:
     return x.mean() - half, x.mean() + half
 
 
+def prediction_interval(mean: float, std: float, n: int) -> tuple[float, float]:
+    """95% prediction interval for one more run, from n runs' mean and std (ddof=1):
+    mean +- t(0.975, n-1) std sqrt(1 + 1/n). What a single run (the paper's) is compared
+    with; NaN with fewer than two runs."""
+    if not n >= 2 or not math.isfinite(std):
+        return math.nan, math.nan
+    half = t_quantile_975(int(n) - 1) * std * math.sqrt(1 + 1 / n)
+    return mean - half, mean + half
+
+
 def describe(values: Iterable[float]) -> dict:
     """n, mean, std (ddof=1) and 95% t-CI of the finite values."""
     x = np.asarray(list(values), dtype=float)
