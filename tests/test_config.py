@@ -167,7 +167,9 @@ def test_default_config_plans_the_whole_study(tmp_path):
     # 4 and 3 of them are jobs the experiments already have
     search = (9 * 9 - 4) + (3 * 9 - 3)
     mnist = 19 + 9 + 9 + 3 + 8 + (3 + 3) + 3 * 3
-    assert int(counts["finetune"]) == mnist * 3 + (14 + 9) * 3 + search == 359
+    # exp1_readings: the 3 adaptive runs under its 14 readings that exp1 does not run
+    readings = 3 * 14
+    assert int(counts["finetune"]) == (mnist + readings) * 3 + (14 + 9) * 3 + search == 485
     # MNIST: 4 sizes and 3 more pre-trainings at 1/10; Fashion-MNIST: 1/10
     assert int(counts["pretrain_layer"]) == 4 * (4 + 3) * 3 + 4 * 3
     assert int(counts["make_subset"]) == 4 + 1
@@ -179,7 +181,7 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 63 + 23 + 101 and int(counts["pretrain_layer"]) == 4 * 7 + 4
+    assert int(counts["finetune"]) == 63 + 42 + 23 + 101 and int(counts["pretrain_layer"]) == 32
 
 
 BAD_PLUGINS = {
@@ -245,8 +247,9 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     ]
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    # 2 seeds x (27 + 6) experiment jobs, and the tuning's 2 search jobs (one seed)
-    assert int(counts["finetune"]) == 2 * (27 + 6) + 2 and "walltime" not in counts
+    # 2 seeds x (27 + 6 + 6) experiment jobs (6: exp1_readings' per-epoch readings of the
+    # adaptive runs), and the tuning's 2 search jobs (one seed)
+    assert int(counts["finetune"]) == 2 * (27 + 6 + 6) + 2 and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr

@@ -125,7 +125,8 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     # user's own rules of tests/plugins/user_rules.py, and Adam+Adam)
     # on MNIST; on Fashion-MNIST exp1's 4 runs, AdaMix+Cons and Cons+AdaMix
     # + the tuning's search: Cons+Cons and Adam+Adam at 0.01 (at 0.001: jobs above)
-    assert len(paths) == 27 + 6 + 2
+    # + exp1_readings: the 3 adaptive runs per epoch, with g_scale sum and mean
+    assert len(paths) == 27 + 6 + 2 + 6
     assert len([p for p in paths if p.parts[-6] == "fashion"]) == 6
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
@@ -205,6 +206,23 @@ def test_jobs_computed_by_other_numeric_code_are_rerun(pipeline, tmp_path):
     current = code_digest(FINETUNE_CODE, package=workdir / "workflow/adamix")
     reason = f"Params have changed since last execution: .*before: '{recorded[0]}' now: '{current}'"
     assert len(recorded) == 1 and len(re.findall(reason, result.stdout)) == n_jobs
+
+
+def test_claim_1_is_judged_at_each_reading_of_the_continuum(pipeline):
+    """exp1_readings (continuum: true) on the test config: a point per reading, the
+    adaptive state updated per step and per epoch (jobs of their own, other numbers)."""
+    table = pd.read_csv(pipeline / "results/tables/exp1_readings_continuum.csv")
+    assert list(table["reading"]) == [
+        "default", "g_scale-mean", "per_epoch", "g_scale-mean_per_epoch"
+    ]  # fmt: skip
+    assert list(table["s"]) == [1.0, 0.01, 1.0, 0.01] and (table["n_seeds"] == 1).all()
+    assert set(table["verdict"]) <= {"holds", "does not hold", "inconclusive"}
+    assert (pipeline / "results/figures/exp1_readings_continuum.png").stat().st_size > 10_000
+    job = "results/finetune/mnist/{}/0.01/AdaMix+Power/seed0/metrics.parquet"
+    step, epoch = (pd.read_parquet(pipeline / job.format(r)) for r in ("default", "per_epoch"))
+    assert list(epoch["update"].unique()) == ["epoch"] and list(step["update"].unique()) == ["step"]
+    assert epoch["test_rer_sse"].iloc[0] == step["test_rer_sse"].iloc[0]  # the same start
+    assert epoch["test_rer_sse"].iloc[-1] != step["test_rer_sse"].iloc[-1]
 
 
 def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
@@ -319,8 +337,9 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
         assert row.n_seeds == 1 and row.rer_mean == pytest.approx(expected, rel=1e-12)
     gathered = pd.read_parquet(pipeline / "results/metrics.parquet")
     # MNIST's 27 jobs and copies of Cons+Cons relabelled g_scale-mean (a cell holds its
-    # run at every size: 0.01 and, from exp5, 0.02); Fashion's 6 jobs
-    assert len(gathered) == (27 + 2 + 6) * (epochs + 1)
+    # run at every size: 0.01 and, from exp5, 0.02); Fashion's 6 jobs; exp1_readings' 6
+    # per-epoch jobs and Cons+Cons relabelled per_epoch and g_scale-mean_per_epoch
+    assert len(gathered) == (27 + 2 + 6 + 6 + 2) * (epochs + 1)
     claims = pd.read_csv(pipeline / "results/tables/claims.csv")
     # 7: the tuned comparison; 8: experiment 5's baseline
     assert set(claims["claim"]) == {1, 2, 3, 4, 5, 6, 7, 8}

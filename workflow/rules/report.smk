@@ -153,6 +153,30 @@ rule walltime:
         "../scripts/walltime.py"
 
 
+# Claim 1 at every reading of a `continuum: true` experiment (adamix.report.continuum).
+rule continuum:
+    input:
+        paths.EXPERIMENT_METRICS,
+    output:
+        png=report(
+            paths.figure("{experiment}_continuum", "png"),
+            caption="../report/continuum.rst",
+            category="{experiment}",
+            subcategory="claim 1 along the readings",
+        ),
+        pdf=paths.figure("{experiment}_continuum", "pdf"),
+        csv=paths.table("{experiment}_continuum", "csv"),
+        md=paths.table("{experiment}_continuum", "md"),
+    log:
+        paths.log("report", "continuum/{experiment}"),
+    wildcard_constraints:
+        experiment=EXPERIMENT_NAMES,
+    conda:
+        "../../envs/adamix.yaml"
+    script:
+        "../scripts/continuum.py"
+
+
 rule claims:
     input:
         metrics=paths.METRICS,

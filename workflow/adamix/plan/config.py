@@ -29,7 +29,9 @@ NON_STRING = {"integer", "number", "boolean"}
 
 # Names an experiment cannot take: each experiment is a target rule of its name, and its
 # table, figure and metrics share folders with these rules' (tests/test_config.py checks
-# the list against `snakemake --list-rules`). Nor can a name end in "_walltime".
+# the list against `snakemake --list-rules`). Nor can a name end in "_walltime" or
+# "_continuum" (SUFFIXES).
+SUFFIXES = ("_walltime", "_continuum")  # of an experiment's extra table and figure
 RESERVED_NAMES = frozenset(
     {
         *("all", "data", "download", "make_subset", "pretrain_layer", "finetune"),
@@ -37,7 +39,7 @@ RESERVED_NAMES = frozenset(
         *("experiment_figure", "walltime", "claims", "reproduction_doc", "writeup"),
         *("publish", "compare_reference", "compare", "reference", "metrics"),
         *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
-        *("tuning_curves", "tuning_sensitivity", "demo", "demo_report"),
+        *("tuning_curves", "tuning_sensitivity", "demo", "demo_report", "continuum"),
     }
 )
 # The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):
@@ -171,10 +173,11 @@ def pretrained(config: dict) -> list[tuple[str, str, str]]:
 def check_names(config: Mapping) -> None:
     """ValueError if an experiment takes the name of a rule or of another table or figure."""
     for name in config["experiments"]:
-        if name in RESERVED_NAMES or name.endswith("_walltime"):
+        if name in RESERVED_NAMES or name.endswith(SUFFIXES):
             raise ValueError(
                 f"config experiments.{name}: '{name}' is reserved (a rule or another output"
-                " of the workflow has that name; names ending in _walltime are too): rename it"
+                " of the workflow has that name; names ending in _walltime or _continuum are"
+                " too): rename it"
             )
 
 

@@ -224,6 +224,12 @@ class Plan:
                 paths.table(f"{name}_walltime", "csv"),
                 paths.table(f"{name}_walltime", "md"),
             ]
+        if self.experiments[name].get("continuum", False):
+            outputs += [
+                paths.figure(f"{name}_continuum", "png"),
+                paths.table(f"{name}_continuum", "csv"),
+                paths.table(f"{name}_continuum", "md"),
+            ]
         return outputs
 
     def figures(self) -> list[str]:
