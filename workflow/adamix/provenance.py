@@ -9,7 +9,9 @@ with the digest before and now), and every fine-tuning row records it (the metri
 The digest is of the code's syntax tree, not its bytes: comments, docstrings, formatting
 and imports do not count, and neither does the file or the order a definition sits in.
 Moving a function to another module keeps the digest; changing a number, an operation or
-a name that the code uses changes it. No torch here: the planner imports this module.
+a name that the code uses changes it. ast.unparse's spelling may change with the Python
+release, so a new Python can change the digest (and rerun the jobs). No torch here: the
+planner imports this module.
 """
 
 from __future__ import annotations
