@@ -109,10 +109,12 @@ def test_the_second_data_set_has_a_section_of_its_own(pipeline, document):
 
 def test_ablation_names_every_reading(document):
     ablation = section(document, "## Ablation: the paper's ambiguities")
-    readings = [row[0] for row in table_rows(ablation)[2:5]]
-    assert readings == ["default", "g_scale-mean", "pretrain_epochs-0"]
-    header = table_rows(ablation)[5]  # the second table's header
-    assert header[-3:] == ["default", "g_scale-mean", "pretrain_epochs-0"]
+    names = ["default", "g_scale-mean", "pretrain_epochs-0", "per_epoch", "g_scale-mean_per_epoch"]
+    readings = [row[0] for row in table_rows(ablation)[2:7]]
+    assert readings == names
+    assert "update=epoch" in table_rows(ablation)[5][1]  # per_epoch's override
+    header = table_rows(ablation)[7]  # the second table's header
+    assert header[-5:] == names
     assert "## Pre-training ablation" in document
 
 
@@ -122,10 +124,11 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     for name in device["device"].unique():
         assert f"`{name}`" in setup
     assert "- Seeds: 0;" in setup
-    # each distinct run once: Cons+Cons under g_scale-mean is the default's job
+    # each distinct run once: Cons+Cons under g_scale-mean is the default's job; + 6:
+    # exp1_readings' adaptive runs per epoch
     jobs = list((pipeline / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))
     jobs = [job for job in jobs if "~" not in job.parts[-5]]  # not the tuning's search
-    assert len(jobs) == 27 + 6
+    assert len(jobs) == 27 + 6 + 6
     assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
     cells = pd.read_parquet(pipeline / "results/metrics.parquet", columns=tables.JOB)
     cells = cells.drop_duplicates()

@@ -259,7 +259,8 @@ def ablation_section(table: pd.DataFrame, claims: pd.DataFrame, config: dict) ->
     """Our RER under each reading of the paper's ambiguities, and the verdicts per reading."""
     readings = readings_run(config)
     settings = config["finetune"]
-    defaults = ", ".join(f"{k}={settings[k]}" for k in ("timing", "adadec", "t_unit", "g_scale"))
+    ambiguous = ("timing", "adadec", "t_unit", "g_scale", "update")
+    defaults = ", ".join(f"{k}={settings[k]}" for k in ambiguous if k in settings)
 
     def overrides(reading: str) -> str:
         changed = config["readings"][reading]
