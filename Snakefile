@@ -18,6 +18,7 @@ include: "workflow/rules/finetune.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/tuning.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/scorecard.smk"
 
 
 rule all:

@@ -1,5 +1,6 @@
 # Config validation, the plan (adamix.plan.study.Plan) and the input functions that
 # delegate to it: one get_<rule>_input per rule whose inputs depend on its wildcards.
+import json
 import os
 import re
 import sys
@@ -35,7 +36,10 @@ validate(config, schema=_schema_path)
 
 # The user's own learning-rate rules (config `plugins`): loaded here, so that a missing
 # file, a name clash or an incomplete rule stops the workflow before any job runs.
-PLUGINS = {entry: load_plugin(entry) for entry in config["plugins"]}
+PLUGINS = {
+    entry: load_plugin(entry)
+    for entry in dict.fromkeys([*config["plugins"], *config["scorecard"]["plugins"]])
+}
 # Every cell, job and target of the study; checks what the schema cannot (ValueError).
 PLAN = Plan(config, catalog(), PLUGINS)
 # The version of the numeric code, a param of every job that computes numbers: a job
@@ -129,3 +133,84 @@ def get_published_reference(wildcards):
             " writes it from the full default study"
         )
     return paths.REFERENCE
+
+
+# The scorecard (workflow/rules/scorecard.smk).
+
+
+def get_scorecard_reference(wildcards):
+    """The reference the scorecard pairs with (checked when the workflow starts, below);
+    an error if no candidate is named."""
+    if not config["scorecard"]["runs"]:
+        raise ValueError(
+            "config scorecard.runs is empty: name the candidate runs, for example"
+            " --config 'scorecard={runs: [RMS+Cons], plugins: [my_rules.py]}'"
+        )
+    return config["scorecard"]["reference"]
+
+
+# Where the config names candidates, their reference is checked now, before any job: the
+# file is whole (its sha256) and holds every baseline, seed and epoch of the protocol. An
+# input function could not refuse it: Snakemake keeps an existing output whose producer
+# fails to plan, so a damaged reference would go unnoticed after a first scorecard.
+if config["scorecard"]["runs"]:
+    from adamix.report.metrics import load_reference
+    from adamix.report.scorecard import reference_baselines
+
+    reference_baselines(
+        load_reference(config["scorecard"]["reference"]),
+        PLAN.scorecard_protocol(),
+        config["scorecard"]["reference"],
+    )
+
+
+def scorecard_calibration():
+    """The calibration's result (checkpoint scorecard_calibration), as a dict."""
+    with open(checkpoints.scorecard_calibration.get().output[0]) as f:
+        return json.load(f)
+
+
+def scorecard_candidates():
+    """[protocol, reading, run, rate, seed, metrics] of the candidates' jobs: at the
+    paper's rate and, where the scorecard tunes, at the rates its search chose."""
+    runs = config["scorecard"]["runs"]
+    entries = PLAN.scorecard_runs(runs, "paper")
+    if config["scorecard"]["tune"]:
+        selected = checkpoints.scorecard_select.get().output.selected
+        entries += PLAN.scorecard_runs(runs, "tuned", PLAN.selected_rates(selected))
+    return entries
+
+
+def scorecard_baselines():
+    """The baselines' jobs rerun here where this machine does not reproduce the reference
+    (the calibration failed), at the rates the reference used; else none."""
+    calibration = scorecard_calibration()
+    if calibration["passed"]:
+        return []
+    protocol = PLAN.scorecard_protocol()
+    entries = PLAN.scorecard_runs(["Cons+Cons", *protocol["baselines"]], "paper")
+    rates = {(r["reading"], r["run"]): r["rate"] for r in calibration["tuned_rates"]}
+    return entries + PLAN.scorecard_runs(protocol["tuned_baselines"], "tuned", rates)
+
+
+def scorecard_jobs():
+    """(candidates, baselines): the calibration's checkpoint asked first, then the
+    search's, in the same order for the report's inputs and its params."""
+    baselines = scorecard_baselines()
+    return scorecard_candidates(), baselines
+
+
+def get_scorecard_report_input(wildcards):
+    """The scorecard's inputs: calibration, reference, step timing, the candidates' jobs
+    and, where the calibration failed, the baselines' reruns."""
+    candidates, baselines = scorecard_jobs()
+    inputs = {
+        "calibration": checkpoints.scorecard_calibration.get().output[0],
+        "reference": config["scorecard"]["reference"],
+        "timing": paths.SCORECARD_TIMING,
+        "candidates": list(dict.fromkeys(entry[-1] for entry in candidates)),
+        "baselines": list(dict.fromkeys(entry[-1] for entry in baselines)),
+    }
+    if config["scorecard"]["tune"]:  # the rates that the candidates' jobs ran at
+        inputs["selected"] = checkpoints.scorecard_select.get().output.selected
+    return inputs

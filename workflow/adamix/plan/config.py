@@ -40,6 +40,8 @@ RESERVED_NAMES = frozenset(
         *("publish", "compare_reference", "compare", "reference", "metrics"),
         *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
         *("tuning_curves", "tuning_sensitivity", "demo", "demo_report", "continuum"),
+        *("scorecard", "scorecard_calibration", "scorecard_select", "scorecard_timing"),
+        *("scorecard_report",),
     }
 )
 # The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):
@@ -225,13 +227,13 @@ def check_experiments(config: Mapping, rules: Sequence[str]) -> None:
         check_runs(f"config experiments.{name}", exp["runs"], rules)
 
 
-def check_runs(where: str, runs: Sequence[str], rules: Sequence[str]) -> None:
-    """ValueError unless each Weight+Bias run names registered rules (`rules`)."""
+def check_runs(where: str, runs: Sequence[str], rules: Sequence[str], key: str = "runs") -> None:
+    """ValueError unless each Weight+Bias run (`where`.`key`) names registered rules."""
     for run in runs:
         for rule_name in run.split("+"):
             if rule_name not in rules:
                 raise ValueError(
-                    f"{where}.runs: '{run}' names no registered rule '{rule_name}'; rules:"
+                    f"{where}.{key}: '{run}' names no registered rule '{rule_name}'; rules:"
                     f" {', '.join(rules)} (add your own: `plugins`)"
                 )
 
@@ -260,3 +262,23 @@ def check_demo(config: Mapping, rules: Sequence[str]) -> None:
         raise ValueError(f"{where}.reading: '{demo['reading']}' is not a key of readings")
     check_sizes(config, [demo["size"]], f"{where}.size")
     check_runs(where, demo["runs"], rules)
+
+
+def check_scorecard(config: Mapping, rules: Sequence[str]) -> None:
+    """ValueError unless the scorecard's runs and baselines name registered rules and its
+    readings are the config's (and the tuning's, where it tunes) (config `scorecard`)."""
+    card, where = config["scorecard"], "config scorecard"
+    check_runs(where, card["runs"], rules)
+    check_runs(where, card["baselines"], rules, key="baselines")
+    tuned = config["tuning"]["readings"] if card["tune"] else config["readings"]
+    for reading in card["readings"]:
+        if reading not in tuned:
+            raise ValueError(
+                f"{where}.readings: '{reading}' is not among "
+                + (
+                    "tuning.readings, which the tuned protocol runs under (or set"
+                    " scorecard.tune: false)"
+                    if card["tune"]
+                    else "the keys of readings"
+                )
+            )

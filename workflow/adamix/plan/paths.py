@@ -73,6 +73,21 @@ DEMO_OUTPUTS = {
     "html": f"{DEMO}/table.html",
 }
 
+# `snakemake scorecard`: candidate runs paired with the published reference (config
+# `scorecard`): the calibration, the candidates' search and chosen rates, their step timing.
+SCORECARD = "results/scorecard"
+SCORECARD_CALIBRATION = f"{SCORECARD}/calibration.json"
+SCORECARD_SEARCH = f"{SCORECARD}/search.csv"
+SCORECARD_SELECTED = f"{SCORECARD}/selected.csv"
+SCORECARD_TIMING = f"{SCORECARD}/timing.parquet"
+SCORECARD_OUTPUTS = {
+    "md": f"{SCORECARD}/scorecard.md",
+    "html": f"{SCORECARD}/scorecard.html",
+    "png": f"{SCORECARD}/figure.png",
+    "pdf": f"{SCORECARD}/figure.pdf",
+    "csv": f"{SCORECARD}/comparisons.csv",
+}
+
 
 def subset(dataset: str, size: str) -> str:
     """The subset file of a data set at a size label."""

@@ -18,6 +18,7 @@ from adamix.plan.config import (
     check_demo,
     check_experiments,
     check_names,
+    check_scorecard,
     check_sizes,
     check_tuning,
     pretrained,
@@ -48,6 +49,7 @@ class Plan:
         check_experiments(config, list(catalog))
         check_tuning(config, list(catalog))
         check_demo(config, list(catalog))
+        check_scorecard(config, list(catalog))
         self.config = config
         self.catalog = catalog
         self.plugins = dict(plugins or {})
@@ -175,14 +177,9 @@ class Plan:
         """The cells of the tuned runs: each run at the rate that the checkpoint chose
         (`selected`: its selected.csv), then the one-shot cells, each modern run at its
         library rate (named by oneshot_reading: default~library)."""
-        with open(selected) as f:
-            rows = list(csv.DictReader(f))
         dataset, cells = self.tuning["dataset"], []
-        for row in rows:
-            if row["rate"] in ("", "nan"):  # diverged at every rate: nothing to rerun
-                continue
-            name = tuning_reading(row["reading"], float(row["rate"]))
-            cells.append(self.readings.cell(dataset, name, row["run"]))
+        for (reading, run), rate in self.selected_rates(selected).items():
+            cells.append(self.readings.cell(dataset, tuning_reading(reading, rate), run))
         for reading, run, rate in self.readings.oneshot:
             name = tuning_reading(reading, rate)
             cells.append(self.readings.cell(dataset, oneshot_reading(reading), run, name))
@@ -206,6 +203,96 @@ class Plan:
             self.job(demo["dataset"], demo["reading"], demo["size"], run, demo["seed"]).metrics
             for run in demo["runs"]
         ]
+
+    # The scorecard (config `scorecard`, adamix.report.scorecard): candidates paired with
+    # the published reference on the tuning's data set and size, every seed of the study.
+
+    def scorecard_protocol(self) -> dict:
+        """What the scorecard runs and pairs with (adamix.report.scorecard)."""
+        card, t = self.config["scorecard"], self.tuning
+        return {
+            "dataset": t["dataset"], "size": float(t["size"]), "seeds": list(self.seeds),
+            "epochs": self.config["finetune"]["epochs"], "lr": self.config["finetune"]["lr"],
+            "readings": list(card["readings"]), "baselines": list(card["baselines"]),
+            "tuned_baselines": list(t["runs"]) if card["tune"] else [],
+            "candidates": list(card["runs"]),
+        }  # fmt: skip
+
+    def _scorecard_job(self, reading: str, run: str, seed) -> Job:
+        t = self.tuning
+        return self.job(t["dataset"], reading, t["size"], run, seed)
+
+    def scorecard_calibration(self) -> str:
+        """The parquet of the calibration job: Cons+Cons under the scorecard's first
+        reading at the first seed."""
+        reading = self.config["scorecard"]["readings"][0]
+        return self._scorecard_job(reading, "Cons+Cons", self.seeds[0]).metrics
+
+    def scorecard_runs(self, runs: Sequence[str], protocol: str, rates=None) -> list[list]:
+        """[protocol, reading, run, rate, seed, metrics] of `runs` under each scorecard
+        reading and every seed: at the paper's rate, or at `rates`[(reading, run)] (the
+        tuned rate; a run without one is left out)."""
+        entries = []
+        for reading in self.config["scorecard"]["readings"]:
+            for run in runs:
+                rate = self.config["finetune"]["lr"] if rates is None else rates.get((reading, run))
+                if rate is None:
+                    continue
+                name = reading if rates is None else tuning_reading(reading, rate)
+                entries += [
+                    [
+                        protocol,
+                        reading,
+                        run,
+                        rate,
+                        seed,
+                        self._scorecard_job(name, run, seed).metrics,
+                    ]
+                    for seed in self.seeds
+                ]
+        return entries
+
+    def scorecard_search(self) -> list[Search]:
+        """The search of each candidate's rate (empty unless scorecard.tune): the tuning's
+        grid at its search seed, under each scorecard reading."""
+        card, t = self.config["scorecard"], self.tuning
+        if not card["tune"]:
+            return []
+        return [
+            Search(self._scorecard_job(tuning_reading(reading, rate), run, t["search_seed"])
+                   .metrics, reading, run, rate)
+            for reading in card["readings"] for run in card["runs"] for rate in t["rates"]
+        ]  # fmt: skip
+
+    @staticmethod
+    def selected_rates(selected: str) -> dict[tuple[str, str], float]:
+        """{(reading, run): rate} of a selection CSV (adamix.report.tuning.write_selection);
+        a run that diverged at every rate has none."""
+        with open(selected) as f:
+            rows = list(csv.DictReader(f))
+        return {
+            (r["reading"], r["run"]): float(r["rate"]) for r in rows if r["rate"] not in ("", "nan")
+        }
+
+    def scorecard_timing_cells(self) -> list[list]:
+        """[reading, run, job's reading, settings] of Cons+Cons and each candidate under the
+        first scorecard reading: the step timing's cells (adamix.train.step_timing)."""
+        card = self.config["scorecard"]
+        runs = dict.fromkeys(["Cons+Cons", *card["runs"]])
+        return [
+            self.readings.cell(self.tuning["dataset"], card["readings"][0], run).as_list()[1:]
+            for run in runs
+        ]
+
+    def scorecard_timing_inputs(self) -> dict:
+        """The subset and layers the scorecard's step timing runs on (first seed)."""
+        t = self.tuning
+        reading = self.readings.pretrain_of(self.config["scorecard"]["readings"][0])
+        size = size_label(t["size"])
+        return {
+            "subset": paths.subset(t["dataset"], size),
+            "layers": self.pretrain_layers(t["dataset"], reading, size, self.seeds[0]),
+        }
 
     # What the report makes.
 

@@ -124,7 +124,12 @@ def write_reference(inputs: Iterable[str | Path], out: str | Path) -> pd.DataFra
     """The compact per-epoch metrics of a run (gathered parquets `inputs`: every cell, as
     the tables read them), each (cell, seed, epoch) once, written atomically to `out`: the
     reference a later run is compared with (rule publish; adamix.report.tables.reference_table)."""
-    df = load_metrics(inputs)
+    return save_reference(load_metrics(inputs), out)
+
+
+def save_reference(df: pd.DataFrame, out: str | Path) -> pd.DataFrame:
+    """Write per-epoch rows (at least the reference's columns) as a reference: each (cell,
+    seed, epoch) once, RER in float32, atomically, with its sha256 beside it."""
     df = df[[*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"]]
     df = df.drop_duplicates([*REFERENCE_KEYS, "epoch"]).reset_index(drop=True)
     df = df.astype({c: "float32" for c in REFERENCE_VALUES if c.endswith("_sse")})

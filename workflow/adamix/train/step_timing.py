@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 from adamix.atomic import atomic
 from adamix.data import load_subset
 from adamix.plan.settings import FinetuneSettings
-from adamix.schedules import build_optimizer
+from adamix.schedules import build_optimizer, load_plugin
 from adamix.train.autoencoder import unroll, weights_and_biases
 from adamix.train.devices import device_name, pixels, setup_job
 from adamix.train.finetune import train_epoch
@@ -95,12 +95,16 @@ def step_timing_job(
     steps: int,
     device: str = "auto",
     threads: int = 1,
+    plugins: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> None:
     """Rule step_timing: time_training_steps of an experiment's cells [reading, run, job's
     reading, settings] on the real data and pre-trained layers of its first seed, each
     distinct job (job's reading, run) once, its rows given to every cell it computes.
-    Writes the parquet `out`: reading, run, round, seconds (per step), device."""
+    Writes the parquet `out`: reading, run, round, seconds (per step), device. `plugins`:
+    the plug-ins that define the cells' rules (config `plugins`)."""
+    for plugin in plugins:
+        load_plugin(plugin)
     device = setup_job(device, threads)
     torch.set_flush_denormal(True)  # as fine-tuning does (adamix.train.finetune_job)
     train_x = pixels(load_subset(subset)["train_images"], device)
