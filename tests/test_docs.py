@@ -101,9 +101,10 @@ RUN_ELSEWHERE = {
         '"--report", "results/report.html"',
     ),
 }
-# publish refuses any config but the full default study (that is its point): its dry run
-# plans the study of config.yaml alone.
-WORKFLOW_CONFIG_ONLY = {"publish"}
+# publish refuses any config but the full default study (that is its point), and the
+# scorecard pairs with the published reference of that study's protocol: their dry runs
+# plan the study of config.yaml alone.
+WORKFLOW_CONFIG_ONLY = {"publish", "scorecard"}
 
 
 @dataclass(frozen=True)
