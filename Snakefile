@@ -19,6 +19,7 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/tuning.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/scorecard.smk"
+include: "workflow/rules/decide.smk"
 
 
 rule all:

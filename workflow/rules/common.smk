@@ -16,6 +16,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, _pythonpath)))
 sys.path.insert(0, _pythonpath[0])
 
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
+from adamix.plan import decide as decide_plan
 from adamix.plan import paths
 from adamix.plan.config import SIZE_LABEL, check_publishable, typed_like_schema
 from adamix.plan.study import Plan
@@ -214,3 +215,38 @@ def get_scorecard_report_input(wildcards):
     if config["scorecard"]["tune"]:  # the rates that the candidates' jobs ran at
         inputs["selected"] = checkpoints.scorecard_select.get().output.selected
     return inputs
+
+
+# Seeds until decided (workflow/rules/decide.smk).
+
+
+def decide_counts(look: int) -> dict:
+    """The seeds of each primary hypothesis at `look`: the first count at look 1, then
+    what the look before asked for (checkpoint decide_look)."""
+    if look == 1:
+        return decide_plan.first_counts(config)
+    previous = checkpoints.decide_look.get(look=str(look - 1)).output[0]
+    with open(previous) as f:
+        return {name: h["next"] for name, h in json.load(f)["hypotheses"].items()}
+
+
+def decide_entries(look: int) -> list:
+    """[hypothesis, reading, run, size, seed, metrics] of the jobs `look` reads."""
+    return decide_plan.look_entries(PLAN, decide_counts(look))
+
+
+def get_decide_look_input(wildcards):
+    """The fine-tuning parquets the look reads, each once."""
+    return list(
+        dict.fromkeys(entry[-1] for entry in decide_entries(int(wildcards.look)))
+    )
+
+
+def get_decide_input(wildcards):
+    """The last look: the first that stops every hypothesis (the last count at most)."""
+    for look in range(1, len(config["decide"]["looks"]) + 1):
+        out = checkpoints.decide_look.get(look=str(look)).output[0]
+        with open(out) as f:
+            if json.load(f)["done"]:
+                return out
+    return out

@@ -5,5 +5,6 @@ Snakefile needs besides the rule registry.
 - ``settings``: FinetuneSettings, the one list of fine-tuning settings and their choices;
 - ``cells``: Cell/Job/Search records, the readings and job_reading (each distinct run once);
 - ``paths``: every results/, logs/ and docs/ path template, written once;
-- ``study``: Plan, every cell, job, target and rule input of a config (common.smk's answers).
+- ``study``: Plan, every cell, job, target and rule input of a config (common.smk's answers);
+- ``decide``: the primary hypotheses and the jobs of each look (seeds until decided).
 """

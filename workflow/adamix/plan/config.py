@@ -41,7 +41,7 @@ RESERVED_NAMES = frozenset(
         *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
         *("tuning_curves", "tuning_sensitivity", "demo", "demo_report", "continuum"),
         *("scorecard", "scorecard_calibration", "scorecard_select", "scorecard_timing"),
-        *("scorecard_report",),
+        *("scorecard_report", "decide", "decide_look"),
     }
 )
 # The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):
@@ -282,3 +282,14 @@ def check_scorecard(config: Mapping, rules: Sequence[str]) -> None:
                     else "the keys of readings"
                 )
             )
+
+
+def check_decide(config: Mapping) -> None:
+    """ValueError unless the primary readings are the config's and the looks increase
+    (config `decide`)."""
+    decide, where = config["decide"], "config decide"
+    for reading in decide["readings"]:
+        if reading not in config["readings"]:
+            raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
+    if list(decide["looks"]) != sorted(decide["looks"]):
+        raise ValueError(f"{where}.looks: {decide['looks']} must increase")

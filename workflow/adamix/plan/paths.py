@@ -63,6 +63,9 @@ REFERENCE = "docs/reference/metrics.parquet"  # the published run's, in the repo
 PUBLISHED_LIST = f"{WRITEUP}/published.txt"  # what `publish` wrote to docs/, with sha256s
 
 # `snakemake demo`: a first run in minutes (config `demo`)
+# Seeds until decided (rules decide_look and decide): each look's verdicts and next seeds.
+DECIDE_LOOK = "results/decide/look{look}.json"
+
 DEMO = "results/demo"
 DEMO_OUTPUTS = {
     "writeup": f"{DEMO}/demo.md",

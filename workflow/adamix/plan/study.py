@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from adamix.plan import paths
 from adamix.plan.cells import Catalog, Cell, Job, Readings, Search, oneshot_reading, tuning_reading
 from adamix.plan.config import (
+    check_decide,
     check_demo,
     check_experiments,
     check_names,
@@ -50,6 +51,7 @@ class Plan:
         check_tuning(config, list(catalog))
         check_demo(config, list(catalog))
         check_scorecard(config, list(catalog))
+        check_decide(config)
         self.config = config
         self.catalog = catalog
         self.plugins = dict(plugins or {})

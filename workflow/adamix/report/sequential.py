@@ -50,10 +50,29 @@ def holm(pvalues: Mapping[str, float], alpha: float) -> set[str]:
     return rejected
 
 
-def verdicts(diffs: Mapping[str, Sequence[float]], alpha=ALPHA, looks=LOOKS) -> dict[str, str]:
+def combined_p_value(parts: Mapping[str, Sequence[float]]) -> tuple[float, int]:
+    """p-value and sign of a hypothesis that must hold in every part (claim 8 at every
+    size), an intersection-union test: it leans below 0 with the largest part's p when
+    every part does; above 0 when some part does, with the smallest such p times the
+    number of parts (Bonferroni: one part is enough); else p = 1."""
+    tested = [p_value(d) for d in parts.values()]
+    if all(sign == -1 for _, sign in tested):
+        return max(p for p, _ in tested), -1
+    if against := [p for p, sign in tested if sign == 1]:
+        return min(1.0, min(against) * len(tested)), 1
+    return 1.0, 0
+
+
+def p_value_of(d) -> tuple[float, int]:
+    """p_value of a sequence of differences, combined_p_value of {part: sequence}."""
+    return combined_p_value(d) if isinstance(d, Mapping) else p_value(d)
+
+
+def verdicts(diffs: Mapping, alpha=ALPHA, looks=LOOKS) -> dict[str, str]:
     """Each hypothesis's verdict at this look: holds (mean below 0), does not hold (above)
-    or inconclusive, with Holm across the hypotheses at alpha / len(looks)."""
-    tested = {name: p_value(d) for name, d in diffs.items()}
+    or inconclusive, with Holm across the hypotheses at alpha / len(looks). A hypothesis's
+    differences are a sequence, or {part: sequence} when it must hold in every part."""
+    tested = {name: p_value_of(d) for name, d in diffs.items()}
     rejected = holm({name: p for name, (p, _) in tested.items()}, alpha / len(looks))
     return {
         name: (HOLDS if sign < 0 else FAILS) if name in rejected and sign else UNCLEAR
@@ -61,14 +80,15 @@ def verdicts(diffs: Mapping[str, Sequence[float]], alpha=ALPHA, looks=LOOKS) -> 
     }
 
 
-def seeds_needed(diffs: Mapping[str, Sequence[float]], alpha=ALPHA, looks=LOOKS) -> dict:
+def seeds_needed(diffs: Mapping, alpha=ALPHA, looks=LOOKS, counts=None) -> dict:
     """How many seeds each hypothesis runs with next: as many as it has once decided or
-    at the last look; otherwise the next look's count. ValueError if a hypothesis has a
-    count that is not a look (the rule spends alpha at the looks only)."""
+    at the last look; otherwise the next look's count. `counts`: the seeds each ran (by
+    default its number of differences). ValueError if a hypothesis has a count that is
+    not a look (the rule spends alpha at the looks only)."""
     decided = verdicts(diffs, alpha, looks)
     needed = {}
     for name, d in diffs.items():
-        n = len(d)
+        n = counts[name] if counts is not None else len(d)
         if n not in looks:
             raise ValueError(f"{name}: {n} seeds, not one of the looks {looks}")
         later = [k for k in looks if k > n]

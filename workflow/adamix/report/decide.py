@@ -1,0 +1,160 @@
+"""Seeds until decided, on the study's runs (rules decide_look and decide): each look's
+verdicts on the primary hypotheses (adamix.plan.decide) by the pre-registered stopping
+rule (adamix.report.sequential), the seeds the next look needs, and the final table.
+
+Claim 1 under a reading pairs AdaMix+Power with the other run of experiment 1 that has
+the lowest mean final test RER at this look; claim 8 pairs AdaMix+Power with Cons+Cons at
+every size of experiment 5 and holds only where it holds at every size. A seed where one
+run diverged is that run's loss (a difference of +inf or -inf), never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adamix.atomic import atomic
+from adamix.report.metrics import load_metrics
+from adamix.report.sequential import detectable, p_value_of, seeds_needed, verdicts
+from adamix.report.stats import UNCLEAR, Paired, paired, t_interval
+from adamix.report.tables import final_rows, write_table
+
+CANDIDATE, BASELINE = "AdaMix+Power", "Cons+Cons"
+ENTRY = ["hypothesis", "reading", "run", "size", "seed", "path"]
+
+
+def final_rer(entries: Sequence[Sequence]) -> pd.DataFrame:
+    """One row per entry (ENTRY: [hypothesis, reading, run, size, seed, metrics parquet]):
+    its job's final test RER `rer` (+inf where it diverged) and `failed`."""
+    frame = pd.DataFrame([list(e) for e in entries], columns=ENTRY)
+    final = {}
+    for path in dict.fromkeys(frame["path"]):
+        row = final_rows(load_metrics([path])).iloc[-1]
+        final[path] = (float(row["rer"]), bool(row["failed"]))
+    frame["rer"] = [final[p][0] for p in frame["path"]]
+    frame["failed"] = [final[p][1] for p in frame["path"]]
+    return frame
+
+
+def differences(frame: pd.DataFrame) -> dict[str, dict[str, Paired]]:
+    """{hypothesis: {part: paired differences, AdaMix+Power minus its opponent}}: claim 1
+    one part (against the best other run), claim 8 one part per size."""
+    out = {}
+    for name, rows in frame.groupby("hypothesis", sort=False):
+        claim = name.split()[0]
+        parts = {}
+        for size, at in rows.groupby("size", sort=False):
+            rer = at.pivot_table(index="seed", columns="run", values="rer", aggfunc="first")
+            if claim == "claim1":
+                others = rer.drop(columns=CANDIDATE).replace(math.inf, np.nan).mean()
+                opponent = others.idxmin()
+                parts[f"vs {opponent}"] = paired(rer[CANDIDATE], rer[opponent])
+            else:
+                parts[f"vs {BASELINE} at size {size}"] = paired(rer[CANDIDATE], rer[BASELINE])
+        out[name] = parts
+    return out
+
+
+def look(entries: Sequence[Sequence], number: int, looks: Sequence[int], alpha: float) -> dict:
+    """The verdict of look `number` on every hypothesis of `entries`, and the seeds each
+    runs with next (`next` equal to `seeds`: stopped, decided or at the cap)."""
+    frame = final_rer(entries)
+    counts = frame.groupby("hypothesis", sort=False)["seed"].nunique().to_dict()
+    pairs = differences(frame)
+    diffs = {name: {part: p.diffs for part, p in parts.items()} for name, parts in pairs.items()}
+    verdict = verdicts(diffs, alpha, looks)
+    nxt = seeds_needed(diffs, alpha, looks, counts)
+    hypotheses = {}
+    for name, parts in pairs.items():
+        p, _ = p_value_of(diffs[name])
+        hypotheses[name] = {
+            "claim": name.split()[0],
+            "reading": name.split()[1],
+            "seeds": int(counts[name]),
+            "next": int(nxt[name]),
+            "verdict": verdict[name],
+            "p": p,
+            "parts": {part: _part(pair, alpha, looks, len(pairs)) for part, pair in parts.items()},
+        }
+    done = all(h["next"] == h["seeds"] for h in hypotheses.values())
+    return {"look": number, "looks": list(looks), "alpha": alpha, "done": done,
+            "hypotheses": hypotheses}  # fmt: skip
+
+
+def _part(pair: Paired, alpha: float, looks: Sequence[int], m: int) -> dict:
+    """The mean paired difference with its 95% t-interval, the seeds where one run
+    diverged, and the smallest effect this look could tell from 0."""
+    finite = pair.finite
+    low, high = t_interval(finite) if finite.size >= 2 else (math.nan, math.nan)
+    return {
+        "mean": float(finite.mean()) if finite.size else math.nan,
+        "low": low,
+        "high": high,
+        "diverged": int(np.isinf(pair.diffs).sum()),
+        "detectable": detectable(pair.diffs, alpha, looks, m),
+    }
+
+
+def write_look(entries: Sequence[Sequence], out: str | Path, number: int, looks, alpha) -> dict:
+    """look(...) written as JSON (NaN as null)."""
+    result = look(entries, number, looks, alpha)
+    text = json.dumps(_nan_to_none(result), indent=1)
+    with atomic(out) as tmp:
+        Path(tmp).write_text(text + "\n")
+    return result
+
+
+def _nan_to_none(value):
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def read_look(path: str | Path) -> dict:
+    """A look written by write_look."""
+    return json.loads(Path(path).read_text())
+
+
+def decide_table(result: Mapping) -> pd.DataFrame:
+    """One row per hypothesis and part of the last look: seeds, verdict, p, the mean
+    difference with its 95% interval, diverged seeds, and, where still undecided at the
+    cap, the smallest effect the study could have detected."""
+    rows = []
+    for h in result["hypotheses"].values():
+        capped = h["verdict"] == UNCLEAR and h["seeds"] == result["looks"][-1]
+        for part, d in h["parts"].items():
+            rows.append({
+                "claim": h["claim"], "reading": h["reading"], "comparison": part,
+                "seeds": h["seeds"], "verdict": h["verdict"], "p": _number(h["p"], "{:.2g}"),
+                "difference [95% CI]": f"{_number(d['mean'], '{:+.2f}')} "
+                f"[{_number(d['low'], '{:+.2f}')}, {_number(d['high'], '{:+.2f}')}]",
+                "diverged seeds": d["diverged"],
+                "detectable": _number(d["detectable"], "{:.2f}") if capped else "",
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _number(value, fmt: str) -> str:
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "n/a" if missing else fmt.format(value)
+
+
+def write_decide_table(last_look: str | Path, out: Mapping) -> None:
+    """The table of the last look (rule decide)."""
+    result = read_look(last_look)
+    note = (
+        f"The primary hypotheses after look {result['look']} of {result['looks']} seeds"
+        f" (docs/paper.md, the pre-registered analysis): family-wise alpha {result['alpha']}"
+        " split by Holm across the hypotheses and evenly over the looks; difference:"
+        " AdaMix+Power minus its opponent, per seed (below 0: AdaMix+Power ends lower);"
+        " detectable: for a hypothesis undecided at the last look, the half-width of its"
+        " interval at the most lenient level, the smallest effect the study could detect."
+    )
+    write_table(decide_table(result), out, "Seeds until decided", note)
