@@ -129,7 +129,7 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     jobs = list((pipeline / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))
     jobs = [job for job in jobs if "~" not in job.parts[-5]]  # not the tuning's search
     assert len(jobs) == 27 + 6 + 6
-    assert f"Fine-tuning: {len(jobs)} jobs of 2 epochs each" in setup
+    assert f"Fine-tuning of the experiments: {len(jobs)} jobs of 2 epochs each" in setup
     cells = pd.read_parquet(pipeline / "results/metrics.parquet", columns=tables.JOB)
     cells = cells.drop_duplicates()
     assert len(cells) > len(jobs)
@@ -448,10 +448,9 @@ def test_setup_tells_the_pauses_and_the_resumed_jobs():
     # stopped after 220 s for an hour; AdaMix had saved epoch 1 and resumed from it
     stopped = pd.concat([job("Cons", [100.0, 160.0, 220.0]), job("AdaMix", [130.0, 3820.0])])
     assert sections.interruptions(stopped, pretrain) == (
-        "The run was stopped 1 time(s) and started again with the same command, Snakemake"
-        " rerunning only what was missing (pauses of 1 h 00 min 00 s to 1 h 00 min 00 s;"
-        " 3 min 40 s with jobs running). 1 fine-tuning job(s) stopped mid-run resumed from"
-        " their last saved epoch."
+        "The run was stopped once and started again with the same command, Snakemake"
+        " rerunning only what was missing (a pause of 1 h 00 min 00 s; 3 min 40 s with jobs"
+        " running). One fine-tuning job stopped mid-run resumed from its last saved epoch."
     )
 
 

@@ -152,9 +152,10 @@ def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
         inside = (low <= paper) & (paper <= high)
         relative = abs(mean - paper) / mean  # "within 10% of our mean": of ours
         ran = int(pd.notna(mean).sum())
+        runs = len(rows[pd.notna(mean)].drop_duplicates(["run", "size"]))  # our distinct runs
         if ran:
             verdicts.append(
-                {"reading": reading, "inside": int(inside.sum()), "ran": ran,
+                {"reading": reading, "inside": int(inside.sum()), "ran": ran, "runs": runs,
                  "near": int((relative <= NEAR).sum()),
                  "distance": float(pd.Series(relative).median())}
             )  # fmt: skip
