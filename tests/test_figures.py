@@ -3,13 +3,15 @@ epoch-50 values drawn as stars where the reader expects them."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.image
 import pandas as pd
 import pytest
 from test_claims import exp1, exp1_seconds, exp5
 from test_tables import EXPERIMENTS, metrics, write_parquet
 
-from adamix.report import figures
+from adamix.report import figures, palette
 
 
 def stars(ax) -> list[tuple[float, float]]:
@@ -22,10 +24,12 @@ def stars(ax) -> list[tuple[float, float]]:
 def test_experiment_figure_png_and_pdf(tmp_path):
     df = metrics(exp1(7.8), epochs=6)
     fig = figures.experiment_figure(df, "exp1", EXPERIMENTS["exp1"], epoch=6)
-    assert fig._suptitle.get_text() == "Figure 4 (paper) — exp1"
+    assert fig._suptitle.get_text() == "exp1: ours (cf. paper fig. 4)"
     (ax,) = fig.axes
-    # the paper's epoch-50 values, at our last epoch since we ran fewer than 50
-    assert sorted(stars(ax)) == [(6, 7.82), (6, 8.22), (6, 8.37), (6, 8.47)]
+    # the paper's epoch-50 values, at our last epoch since we ran fewer than 50, side by
+    # side (0.4 epochs apart, centred on it) so that close values do not hide each other
+    assert sorted(y for _, y in stars(ax)) == [7.82, 8.22, 8.37, 8.47]
+    assert sorted(x for x, _ in stars(ax)) == pytest.approx([5.4, 5.8, 6.2, 6.6])
     dots = [line for line in ax.lines if line.get_marker() == "o"]
     assert [list(d.get_xdata()) for d in dots] == [[5]] * 4  # epochs 5, 10, ... only
     png, pdf = tmp_path / "exp1.png", tmp_path / "exp1.pdf"
@@ -45,7 +49,8 @@ def test_experiment_figure_one_panel_per_reading_and_star_at_50(tmp_path):
     exp = {**EXPERIMENTS["exp5"], "readings": ["default", "g_scale-mean"]}
     fig = figures.experiment_figure(df, "exp5", exp)
     left, right = fig.axes
-    assert sorted(stars(left)) == [(50, 3.56), (50, 4.06), (50, 5.06), (50, 7.81)]
+    assert sorted(y for _, y in stars(left)) == [3.56, 4.06, 5.06, 7.81]
+    assert all(abs(x - 50) < 1 for x, _ in stars(left))
     assert [t.get_text() for t in left.get_legend().get_texts()][:4] == [
         "size 0.1", "size 0.3", "size 0.6", "size 1",
     ]  # fmt: skip
@@ -114,3 +119,50 @@ def test_five_readings_wrap_into_rows_of_three():
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == [f"reading: {r}" for r in readings]
     assert len(fig.axes) == 6 and figures.figure_pixels(fig) == (3 * 960, 2 * 600)
+
+
+def test_a_rule_has_one_colour_in_every_figure():
+    # exp1 draws AdaMix+Power, exp3 AdaMix+Cons, exp4 Cons+AdaMix: one colour, AdaMix's;
+    # a bias rule's line is dashed
+    lines = {}
+    for name in ("exp1", "exp3"):
+        exp = {**EXPERIMENTS[name], "runs": ["Cons+Cons", "AdaMix+Power" if name == "exp1"
+                                             else "AdaMix+Cons"]}  # fmt: skip
+        fig = figures.experiment_figure(metrics({(r, 0.1): [8.0, 8.1] for r in exp["runs"]}),
+                                        name, exp)  # fmt: skip
+        legend = fig.axes[0].get_legend()
+        lines |= {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles,
+                                                   strict=True)}  # fmt: skip
+    assert lines["AdaMix+Power"].get_color() == lines["AdaMix+Cons"].get_color() == "#d55e00"
+    assert lines["Cons+Cons"].get_color() == "#0173b2"
+    assert palette.run_style("Cons+AdaMix") == {"color": "#d55e00", "linestyle": "--"}
+    assert palette.run_style("Cons+None")["linestyle"] == "--"  # not None+Cons's solid line
+    # a plug-in's rule: a colour of its own, the same every time
+    assert palette.rule_colour("RMS") == palette.rule_colour("RMS") in palette.OTHER_COLOURS
+
+
+def test_more_data_is_coloured_by_size_and_styled_by_run():
+    exp = EXPERIMENTS["exp5"]
+    fig = figures.experiment_figure(metrics(exp5(), epochs=50), "exp5",
+                                    {**exp, "runs": ["AdaMix+Power", "Cons+Cons"]})  # fmt: skip
+    handles = fig.axes[0].get_legend().legend_handles
+    sizes = len(exp["sizes"])
+    adamix, cons = handles[:sizes], handles[sizes : 2 * sizes]
+    assert [h.get_color() for h in adamix] == [h.get_color() for h in cons]
+    assert len({h.get_color() for h in adamix}) == sizes
+    assert {h.get_linestyle() for h in adamix} == {"-"} and {h.get_linestyle() for h in cons} == {
+        "--"
+    }
+
+
+def test_the_sensitivity_figure_marks_a_diverged_rate():
+    from adamix.report.tuning import sensitivity_figure
+
+    rows = [
+        {"reading": "default", "run": run, "rate": rate, "val_rer": rer}
+        for run, rers in {"Cons+Cons": [9.0, 8.0, 8.5], "Adam+Adam": [8.0, 7.0, math.inf]}.items()
+        for rate, rer in zip([1e-4, 1e-3, 1e-2], rers, strict=True)
+    ]
+    (ax,) = sensitivity_figure(pd.DataFrame(rows)).axes
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert [(c.get_xdata()[0], c.get_color()) for c in crosses] == [(1e-2, "#000000")]  # Adam

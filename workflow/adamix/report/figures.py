@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from adamix.report.metrics import load_metrics
+from adamix.report.palette import run_style
 from adamix.report.paper import applies, paper_rer, paper_seconds
 from adamix.report.stats import t_interval
 from adamix.report.tables import (
@@ -31,6 +32,7 @@ from adamix.report.tables import (
 DPI = 120
 PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI
 MAX_COLUMNS = 3  # panels (readings) per row
+STAR_DODGE = 0.4  # epochs between neighbouring stars of the paper's values
 MARK_EVERY = 5  # the paper reports and plots epochs 5, 10, ..., 50
 PAPER_EPOCH = 50
 YLABEL = "test RER (squared error summed over pixels, per image)"
@@ -49,6 +51,21 @@ def save_figure(fig: Figure, *paths: str | Path) -> None:
     for path in paths:
         metadata = {"CreationDate": None} if str(path).endswith(".pdf") else None
         fig.savefig(path, dpi=DPI, metadata=metadata)
+
+
+def _line_styles(experiment: dict, label: Callable[[str, float], str]) -> dict[str, dict]:
+    """{line: color and linestyle}: a run's own (adamix.report.palette); with several
+    data sizes (exp5), colour by size and line style by run."""
+    runs, sizes = list(experiment["runs"]), [float(s) for s in experiment["sizes"]]
+    if len(sizes) == 1:
+        return {label(r, sizes[0]): run_style(r) for r in runs}
+    colours = sns.color_palette("viridis", len(sizes)).as_hex()[::-1]  # light: least data
+    dashes = ["-", "--", ":", "-."]
+    return {
+        label(r, s): {"color": colours[j], "linestyle": dashes[i % len(dashes)]}
+        for i, r in enumerate(runs)
+        for j, s in enumerate(sizes)
+    }
 
 
 def _line_label(experiment: dict) -> Callable[[str, float], str]:
@@ -79,7 +96,7 @@ def experiment_figure(
         line=[label(r, s) for r, s in zip(data["run"], data["size"], strict=True)],
     )
     lines = [label(r, float(s)) for r in experiment["runs"] for s in experiment["sizes"]]
-    colours = dict(zip(lines, sns.color_palette("tab10", len(lines)), strict=True))
+    styles = _line_styles(experiment, label)
     paper = {
         label(r, float(s)): paper_rer(name, r, s) if applies(experiment) else math.nan
         for r in experiment["runs"]
@@ -90,26 +107,38 @@ def experiment_figure(
     cols = min(len(readings), MAX_COLUMNS)
     rows = math.ceil(len(readings) / cols)
     fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * rows), dpi=DPI, layout="constrained")
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    # each panel its own y-axis: a shared one squashes the readings that end close together
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, reading in zip(axes, readings, strict=False):
-        _rer_panel(ax, data[data["reading"] == reading], lines, colours, paper)
+        _rer_panel(ax, data[data["reading"] == reading], lines, styles, paper)
         ax.set_title(f"reading: {reading}")
     for ax in axes[len(readings) :]:  # the empty places of the last row
         ax.set_visible(False)
     on = "" if applies(experiment) else f" on {experiment['dataset']}"
-    fig.suptitle(f"Figure {experiment.get('figure', '?')} (paper){on} — {name}")
+    cf = f" (cf. paper fig. {experiment['figure']})" if "figure" in experiment else ""
+    fig.suptitle(f"{name}{on}: ours{cf}")
     return fig
 
 
-def _rer_panel(ax, data: pd.DataFrame, lines: list, colours: dict, paper: dict) -> None:
+def _dash(style: dict):
+    """seaborn's dashes of a matplotlib linestyle: "" for a solid line."""
+    return {"-": "", "--": (4, 2), ":": (1, 2), "-.": (4, 2, 1, 2)}[style["linestyle"]]
+
+
+def _rer_panel(ax, data: pd.DataFrame, lines: list, styles: dict, paper: dict) -> None:
+    colours = {line: styles[line]["color"] for line in lines}
     if not data.empty:
         sns.lineplot(
             data, x="epoch", y="rer", hue="line", hue_order=lines, palette=colours,
+            style="line", style_order=lines, dashes={k: _dash(v) for k, v in styles.items()},
             errorbar=t_interval, legend=False, ax=ax,
         )  # fmt: skip
     means = data.groupby(["line", "epoch"])["rer"].mean()
     last = data["epoch"].max() if not data.empty else PAPER_EPOCH
     star_x = PAPER_EPOCH if last >= PAPER_EPOCH else last
+    starred = [line for line in lines if math.isfinite(paper[line])]
+    # the paper's values side by side around the epoch, so that close ones do not overlap
+    dodge = {line: (i - (len(starred) - 1) / 2) * STAR_DODGE for i, line in enumerate(starred)}
     for line in lines:
         if line in means.index.get_level_values("line"):
             m = means.loc[line]
@@ -117,21 +146,24 @@ def _rer_panel(ax, data: pd.DataFrame, lines: list, colours: dict, paper: dict) 
             ax.plot(m.index, m.to_numpy(), "o", color=colours[line], markersize=5)
         if math.isfinite(paper[line]):
             ax.plot(
-                [star_x], [paper[line]], marker="*", markersize=15, color=colours[line],
-                markeredgecolor="black", markeredgewidth=0.7, linestyle="none", zorder=5,
+                [star_x + dodge[line]], [paper[line]], marker="*", markersize=15,
+                color=colours[line], markeredgecolor="black", markeredgewidth=0.7,
+                linestyle="none", zorder=5,
             )  # fmt: skip
     n_seeds = data.groupby(["line"])["seed"].nunique().max() if not data.empty else 0
-    handles = [Line2D([], [], color=colours[line], label=line) for line in lines]
+    handles = [Line2D([], [], **styles[line], label=line) for line in lines]
     handles.append(
         Line2D([], [], color="grey", marker="o", markersize=5,
-               label=f"ours: mean of {n_seeds} seed(s), band 95% t-CI")
+               label=f"ours: mean of {n_seeds} seed{'' if n_seeds == 1 else 's'}, band 95% t-CI")
     )  # fmt: skip
     if any(math.isfinite(v) for v in paper.values()):
         handles.append(
             Line2D([], [], color="grey", marker="*", markersize=12, markeredgecolor="black",
                    linestyle="none", label=f"paper, epoch {PAPER_EPOCH}")
         )  # fmt: skip
-    ax.legend(handles=handles, loc="best", fontsize="small")
+    # below the panel, off the data
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3,
+              fontsize="small")  # fmt: skip
     ax.set_xlabel("fine-tuning epoch")
     ax.set_ylabel(YLABEL)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # 5, 10, ...

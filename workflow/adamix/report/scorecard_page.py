@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from adamix.plan.config import TRAIN_IMAGES
 from adamix.report.figures import YLABEL, save_figure
 from adamix.report.metrics import load_reference
+from adamix.report.palette import run_style
 from adamix.report.render import render
 from adamix.report.scorecard import (
     BETTER,
@@ -91,10 +92,12 @@ def scorecard_figure(runs: pd.DataFrame, table: pd.DataFrame, reading: str) -> F
     shown = runs[(runs["protocol"] == PAPER) & (runs["reading"] == reading)]
     for (run, kind), g in shown.groupby(["run", "kind"], sort=False):
         mean = g.groupby("epoch")["test_rer_sse"].mean()
-        style = {"lw": 2.5, "color": "black"} if kind == "candidate" else {"lw": 1.2}
+        style = (
+            {"lw": 2.5, "color": "black"} if kind == "candidate" else {"lw": 1.2, **run_style(run)}
+        )
         curves.plot(mean.index, mean.to_numpy(), label=f"{run} ({kind})", **style)
     curves.set(xlabel="epoch", ylabel=YLABEL, title=f"paper's rate, reading {reading}")
-    curves.legend(fontsize=8, loc="upper right")
+    curves.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2)
     y = np.arange(len(table))[::-1]
     finite = np.isfinite(table["diff_low"].to_numpy(dtype=float))
     forest.errorbar(

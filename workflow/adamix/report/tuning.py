@@ -24,6 +24,7 @@ from matplotlib.ticker import FormatStrFormatter
 from adamix.plan.cells import oneshot_reading, tuning_reading
 from adamix.report.figures import experiment_figure, save_figure
 from adamix.report.metrics import load_metrics
+from adamix.report.palette import run_colours
 from adamix.report.stats import describe, direction, paired
 from adamix.report.tables import final_rows, write_table
 
@@ -168,17 +169,28 @@ def write_tuned_table(
 
 def sensitivity_figure(search: pd.DataFrame) -> Figure:
     """Validation RER at the final epoch against the initial rate (log x), one line per
-    run, one panel per reading; diverged rates are gaps."""
+    run in its colour (adamix.report.palette), one panel per reading; a diverged rate is
+    a gap in its line and a cross of its colour at the top of the panel."""
     readings = list(dict.fromkeys(search["reading"]))
     fig = Figure(figsize=(8.0 * len(readings), 5.0), dpi=120, layout="constrained")
     axes = fig.subplots(1, len(readings), sharey=True, squeeze=False).ravel()
     data = search.assign(val_rer=search["val_rer"].where(np.isfinite(search["val_rer"])))
     runs = list(dict.fromkeys(search["run"]))
     for ax, reading in zip(axes, readings, strict=True):
+        panel = data[data["reading"] == reading]
         sns.lineplot(
-            data[data["reading"] == reading], x="rate", y="val_rer", hue="run",
-            hue_order=runs, marker="o", ax=ax,
+            panel, x="rate", y="val_rer", hue="run", hue_order=runs, palette=run_colours(runs),
+            marker="o", ax=ax,
         )  # fmt: skip
+        diverged = panel[panel["val_rer"].isna()]
+        top = ax.get_xaxis_transform()  # x in data, y in axes: 1 is the top
+        for run, rate in zip(diverged["run"], diverged["rate"], strict=True):
+            ax.plot([rate], [0.98], marker="x", markersize=9, color=run_colours([run])[run],
+                    transform=top, clip_on=False, linestyle="none")  # fmt: skip
+        if len(diverged):
+            ax.text(0.01, 0.93, "x: diverged at this rate", transform=ax.transAxes,
+                    fontsize="small", color="grey")  # fmt: skip
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 60, not 6 x 10^1
@@ -187,7 +199,7 @@ def sensitivity_figure(search: pd.DataFrame) -> Figure:
         ax.set_xlabel("initial learning rate (weights and biases)")
         ax.set_ylabel("validation RER at the final epoch (one seed)")
         ax.grid(alpha=0.3, which="both")
-    fig.suptitle("Tuning: sensitivity of each run to its initial rate")
+    fig.suptitle("Tuning: sensitivity of each run to its initial rate (ours)")
     return fig
 
 
