@@ -23,8 +23,10 @@ from PIL import Image
 
 from adamix.plan.config import dataset_of, walltime_experiments
 from adamix.report.beyond import dataset_section, tuning_section
+from adamix.report.convergence import convergence_section
 from adamix.report.render import DASH, number, render
 from adamix.report.sections import (
+    HEADLINE_READINGS,
     ablation_section,
     claims_section,
     experiment_sections,
@@ -167,6 +169,7 @@ def write_reproduction(
         claims_section(paper_claims),
         ablation_section(table[mnist], paper_claims, {**config, "experiments": paper}),
         pretraining_section(table[mnist], config),
+        convergence_section(metrics, paper, HEADLINE_READINGS, config["finetune"]["epochs"]),
     ]
     for name, path in walltimes.items():
         epochs = config["finetune"]["epochs"]
