@@ -96,6 +96,14 @@ def dry_run_with(tmp_path, edit) -> str:
         (lambda c: c.update(seeds=[0, 1, 0]), r"\[0, 1, 0\] has non-unique elements"),
         (lambda c: c["tuning"].update(search_seed=2**32), r"4294967296 is greater than the max"),
         (
+            lambda c: c["tuning"].update(search_seed=1),
+            r"tuning.search_seed: 1 is one of the seeds \[0, 1, 2\]",
+        ),
+        (
+            lambda c: c["tuning"].update(search_seed=7),
+            r"decide.looks: seeds until decided would add seed 7, the tuning's search seed",
+        ),
+        (
             lambda c: c["experiments"]["exp1"]["runs"].append("Cons+Cons"),
             r"has non-unique elements",
         ),
@@ -136,6 +144,8 @@ def dry_run_with(tmp_path, edit) -> str:
         "seed>=2**32",
         "seed-twice",
         "search-seed",
+        "search-seed-in-seeds",
+        "search-seed-added-by-decide",
         "run-twice",
         "size-twice",
         "reading-twice",
@@ -162,16 +172,17 @@ def test_default_config_plans_the_whole_study(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    # the tuning's search, one seed: 9 runs x 9 rates under default, and the 3 runs that
-    # read g_scale (AdaGrad, AdaDec, AdaMix) under g_scale-mean; at rate 0.001 (finetune.lr)
-    # 4 and 3 of them are jobs the experiments already have
-    search = (9 * 9 - 4) + (3 * 9 - 3)
+    # the tuning's search, at its own seed (100, none of the experiments'): 9 runs x 9
+    # rates under default, and the 3 runs that read g_scale (AdaGrad, AdaDec, AdaMix) under
+    # g_scale-mean
+    search = 9 * 9 + 3 * 9
     mnist = 19 + 9 + 9 + 3 + 8 + (3 + 3) + 3 * 3
     # exp1_readings: the 3 adaptive runs under its 14 readings that exp1 does not run
     readings = 3 * 14
-    assert int(counts["finetune"]) == (mnist + readings) * 3 + (14 + 9) * 3 + search == 485
-    # MNIST: 4 sizes and 3 more pre-trainings at 1/10; Fashion-MNIST: 1/10
-    assert int(counts["pretrain_layer"]) == 4 * (4 + 3) * 3 + 4 * 3
+    assert int(counts["finetune"]) == (mnist + readings) * 3 + (14 + 9) * 3 + search == 492
+    # MNIST: 4 sizes and 3 more pre-trainings at 1/10, and the search seed's at 1/10;
+    # Fashion-MNIST: 1/10
+    assert int(counts["pretrain_layer"]) == 4 * (4 + 3) * 3 + 4 + 4 * 3
     assert int(counts["make_subset"]) == 4 + 1
     assert int(counts["download"]) == 2
 
@@ -181,7 +192,8 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    assert int(counts["finetune"]) == 63 + 42 + 23 + 101 and int(counts["pretrain_layer"]) == 32
+    # the search at its own seed: 108 jobs, none shared with seed 0's; its 4 layers at 1/10
+    assert int(counts["finetune"]) == 63 + 42 + 23 + 108 and int(counts["pretrain_layer"]) == 36
 
 
 BAD_PLUGINS = {
@@ -248,8 +260,8 @@ def test_nested_overrides_on_the_command_line(tmp_path):
     result = snakemake(workdir, "-n", "--config", *overrides)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     # 2 seeds x (27 + 6 + 6) experiment jobs (6: exp1_readings' per-epoch readings of the
-    # adaptive runs), and the tuning's 2 search jobs (one seed)
-    assert int(counts["finetune"]) == 2 * (27 + 6 + 6) + 2 and "walltime" not in counts
+    # adaptive runs), and the tuning's 4 search jobs (2 runs x 2 rates at its own seed)
+    assert int(counts["finetune"]) == 2 * (27 + 6 + 6) + 4 and "walltime" not in counts
     bad = snakemake(workdir, "-n", "--config", "finetune={epochs: three}", check=False)
     assert bad.returncode != 0
     output = bad.stdout + bad.stderr

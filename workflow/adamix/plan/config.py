@@ -250,6 +250,12 @@ def check_tuning(config: Mapping, rules: Sequence[str]) -> None:
         if reading not in config["readings"]:
             raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
     check_runs(where, tuning["runs"], rules)
+    if tuning["search_seed"] in config["seeds"]:
+        raise ValueError(
+            f"{where}.search_seed: {tuning['search_seed']} is one of the seeds"
+            f" {list(config['seeds'])}; the tuned runs are judged on seeds that the search"
+            " did not see: pick a search seed outside them"
+        )
 
 
 def check_demo(config: Mapping, rules: Sequence[str]) -> None:
@@ -293,3 +299,12 @@ def check_decide(config: Mapping) -> None:
             raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
     if list(decide["looks"]) != sorted(decide["looks"]):
         raise ValueError(f"{where}.looks: {decide['looks']} must increase")
+    # the seeds a look adds: the next integers above the config's (adamix.plan.decide)
+    seeds = list(config["seeds"])
+    added = range(max(seeds) + 1, max(seeds) + 1 + max(decide["looks"]) - len(seeds))
+    if config["tuning"]["search_seed"] in added:
+        raise ValueError(
+            f"{where}.looks: seeds until decided would add seed"
+            f" {config['tuning']['search_seed']}, the tuning's search seed; pick a search"
+            f" seed above {max(seeds) + max(decide['looks'])}"
+        )
