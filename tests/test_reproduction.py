@@ -462,12 +462,28 @@ def test_within_ten_percent_is_measured_against_our_mean():
         {"experiment": ["exp1", "exp1"], "reading": ["default", "default"],
          "run": ["AdaMix+Power", "Cons+Cons"], "size": [0.1, 0.1],
          "paper_rer_epoch50": [10.0, 10.0], "rer_mean": [9.05, 9.1],
-         "rer_std": [0.1, 0.1], "n_seeds": [3, 3]}
+         "rer_std": [0.1, 0.1], "n_seeds": [3, 3], "n_diverged": [0, 0]}
     )  # fmt: skip
     rows, _ = paper_rows(table)
     (verdict,) = headline_verdicts(table, rows)
     assert verdict["near"] == 1  # 9.1: |0.9| / 9.1 = 9.9% of ours; 9.05: 10.5%, not near
     assert verdict["distance"] == pytest.approx((0.95 / 9.05 + 0.9 / 9.1) / 2)
+
+
+def test_a_cell_with_a_diverged_seed_is_a_miss_in_the_headline():
+    from adamix.report.sections import headline_verdicts, paper_rows
+
+    # both means equal the paper's value; AdaMix+Power diverged on one of its 3 seeds (its
+    # mean is over the other 2): a miss, never a match
+    table = pd.DataFrame(
+        {"experiment": ["exp1", "exp1"], "reading": ["default", "default"],
+         "run": ["AdaMix+Power", "Cons+Cons"], "size": [0.1, 0.1],
+         "paper_rer_epoch50": [9.0, 8.0], "rer_mean": [9.0, 8.0],
+         "rer_std": [0.1, 0.1], "n_seeds": [3, 3], "n_diverged": [1, 0]}
+    )  # fmt: skip
+    rows, _ = paper_rows(table)
+    (verdict,) = headline_verdicts(table, rows)
+    assert (verdict["inside"], verdict["near"], verdict["lost"], verdict["ran"]) == (1, 1, 1, 2)
 
 
 def test_a_single_paper_run_is_compared_with_a_prediction_interval():
@@ -483,7 +499,7 @@ def test_a_single_paper_run_is_compared_with_a_prediction_interval():
     table = pd.DataFrame(
         {"experiment": ["exp1"], "reading": ["default"], "run": ["AdaMix+Power"],
          "size": [0.1], "paper_rer_epoch50": [9.8], "rer_mean": [9.0], "rer_std": [0.2],
-         "n_seeds": [3]}
+         "n_seeds": [3], "n_diverged": [0]}
     )  # fmt: skip
     rows, _ = paper_rows(table)
     (verdict,) = headline_verdicts(table, rows)

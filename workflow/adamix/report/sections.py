@@ -134,7 +134,8 @@ def reading_cells(table: pd.DataFrame, rows: pd.DataFrame, reading: str) -> pd.D
 def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
     """Per reading that ran some of `rows`: how many of the paper's numbers (one run each)
     lie within our 95% prediction interval for one run and within NEAR of our mean, and
-    the median relative distance."""
+    the median relative distance. A cell where a seed diverged is a miss (`lost`): the
+    paper's run did not diverge, and our mean over the other seeds would flatter it."""
     verdicts = []
     for reading in headline_readings(table):
         cells = reading_cells(table, rows, reading)
@@ -149,14 +150,16 @@ def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
             .reshape(-1, 2)
             .T
         )
-        inside = (low <= paper) & (paper <= high)
+        lost = cells["n_diverged"].fillna(0).to_numpy() > 0
+        inside = (low <= paper) & (paper <= high) & ~lost
         relative = abs(mean - paper) / mean  # "within 10% of our mean": of ours
+        near = (relative <= NEAR) & ~lost
         ran = int(pd.notna(mean).sum())
         runs = len(rows[pd.notna(mean)].drop_duplicates(["run", "size"]))  # our distinct runs
         if ran:
             verdicts.append(
                 {"reading": reading, "inside": int(inside.sum()), "ran": ran, "runs": runs,
-                 "near": int((relative <= NEAR).sum()),
+                 "near": int(near.sum()), "lost": int((lost & pd.notna(mean)).sum()),
                  "distance": float(pd.Series(relative).median())}
             )  # fmt: skip
     return verdicts
