@@ -12,7 +12,7 @@ import pytest
 import scipy.stats
 from test_tables import job_rows
 
-from adamix.report.decide import look, read_look
+from adamix.report.decide import look, read_look, write_decide_table
 from adamix.report.metrics import write_metrics
 from adamix.report.stats import FAILS, HOLDS, UNCLEAR
 from conftest import snakemake
@@ -78,6 +78,30 @@ def test_a_diverged_seed_is_a_loss_and_the_cap_stops_the_looks(tmp_path):
     h = result["hypotheses"]["claim8 default"]
     assert (h["verdict"], h["seeds"], h["next"], result["done"]) == (UNCLEAR, 3, 3, True)
     assert h["parts"]["vs Cons+Cons at size 0.1"]["detectable"] > 0
+
+
+def test_the_writeup_section_gives_each_hypothesis_its_verdict_and_seeds(tmp_path):
+    from adamix.report.decide import decide_section, write_look
+
+    clear = {"Cons+Cons": [8.0, 8.2, 8.1], "AdaMix+Power": [7.0, 7.1, 7.1]}
+    noisy = {"Cons+Cons": [8.0, 8.1, 8.2], "AdaMix+Power": [8.3, 7.9, 8.1]}
+    found = entries(tmp_path, "claim8 default", clear) + entries(
+        tmp_path, "claim8 per_epoch", noisy
+    )
+    write_look(found, tmp_path / "look1.json", 1, [2, 3], 0.05)  # 3 seeds: the cap
+    out = {e: tmp_path / f"decide.{e}" for e in ("csv", "md", "html")}
+    write_decide_table(tmp_path / "look1.json", out)
+    table = pd.read_csv(out["csv"], dtype=str, keep_default_na=False)
+    text = decide_section(table, {"readings": ["default", "per_epoch"], "looks": [2, 3],
+                                  "alpha": 0.05})  # fmt: skip
+    assert "Claim 8 under `default`: **holds** with 3 seeds." in text
+    detectable = table.loc[table["reading"] == "per_epoch", "detectable"].iloc[0]
+    assert float(detectable) > 0
+    assert (
+        f"Claim 8 under `per_epoch`: **inconclusive** with 3 seeds, the cap; the"
+        f" smallest effect it could have detected is {detectable}." in text
+    )
+    assert "`default` and `per_epoch`" in text and "looks at 2, 3 seeds" in text
 
 
 @pytest.fixture(scope="module")

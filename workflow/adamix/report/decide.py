@@ -20,6 +20,7 @@ import pandas as pd
 
 from adamix.atomic import atomic
 from adamix.report.metrics import load_metrics
+from adamix.report.render import markdown, render
 from adamix.report.sequential import detectable, p_value_of, seeds_needed, verdicts
 from adamix.report.stats import UNCLEAR, Paired, paired, t_interval
 from adamix.report.tables import final_rows, write_table
@@ -158,3 +159,25 @@ def write_decide_table(last_look: str | Path, out: Mapping) -> None:
         " interval at the most lenient level, the smallest effect the study could detect."
     )
     write_table(decide_table(result), out, "Seeds until decided", note)
+
+
+def decide_section(table: pd.DataFrame, decide: Mapping) -> str:
+    """The write-up's section on the primary analysis: the table of rule decide (read back
+    from its CSV, cells as strings) and one sentence per hypothesis. `decide`: the config's
+    `decide` block (readings, looks, alpha)."""
+    table = table.fillna("")
+    hypotheses = [
+        {"claim": claim, "reading": reading, "verdict": rows["verdict"].iloc[0],
+         "seeds": int(rows["seeds"].iloc[0]),
+         "capped": any(rows["detectable"].astype(str) != ""),
+         "detectable": ", ".join(str(d) for d in rows["detectable"] if str(d) != "")}
+        for (claim, reading), rows in table.groupby(["claim", "reading"], sort=False)
+    ]  # fmt: skip
+    return render(
+        "decide.md.j2",
+        readings=decide["readings"],
+        looks=decide["looks"],
+        alpha=decide["alpha"],
+        hypotheses=hypotheses,
+        table=markdown(table),
+    )
