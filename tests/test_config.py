@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from adamix.plan.config import RESERVED_NAMES, typed_like_schema
+from adamix.plan.config import DATA_OVERRIDES, RESERVED_NAMES, SUBSET_CHOICES, typed_like_schema
 from adamix.plan.settings import FinetuneSettings
 from conftest import REPO, copy_workflow, snakemake
 
@@ -113,6 +113,10 @@ def dry_run_with(tmp_path, edit) -> str:
             r"has non-unique elements",
         ),
         (
+            lambda c: c["readings"].update({"subset-per_run": {"subset": "per_run"}}),
+            r"'per_run' is not one of \['shared', 'per_seed'\]",
+        ),
+        (
             lambda c: c["experiments"].update(reference=c["experiments"]["exp1"]),
             r"experiments.reference: 'reference' is reserved",
         ),
@@ -149,6 +153,7 @@ def dry_run_with(tmp_path, edit) -> str:
         "run-twice",
         "size-twice",
         "reading-twice",
+        "subset-choice",
         "reserved-name",
         "walltime-name",
     ],
@@ -165,7 +170,9 @@ def test_default_config_plans_the_whole_study(tmp_path):
     g_scale (the runs with an adaptive rule), 9 for timing, 3 for adadec (AdaDec), 8 for
     t_unit (Exp, Power, AdaDec). Experiment 5's baseline Cons+Cons at 3/10, 6/10 and 1 (the
     same job under both its readings: Cons reads no g_scale) and AdaMix+Power under
-    g_scale-mean there; experiment 2's 3 runs under 3 more pre-trainings. On Fashion-MNIST:
+    g_scale-mean there; experiment 2's 3 runs under 3 more pre-trainings; exp1_subsets' 4
+    runs on the subset drawn per seed, and its 3 adaptive runs per epoch there, under their
+    own pre-training on a subset per seed. On Fashion-MNIST:
     the 14 runs of experiments 1, 3 and 4 at 1/10 under default, 9 more under g_scale-mean.
     3 seeds; 4 pre-training layers per data set, pre-training, size and seed; one download
     per data set."""
@@ -179,11 +186,15 @@ def test_default_config_plans_the_whole_study(tmp_path):
     mnist = 19 + 9 + 9 + 3 + 8 + (3 + 3) + 3 * 3
     # exp1_readings: the 3 adaptive runs under its 14 readings that exp1 does not run
     readings = 3 * 14
-    assert int(counts["finetune"]) == (mnist + readings) * 3 + (14 + 9) * 3 + search == 492
-    # MNIST: 4 sizes and 3 more pre-trainings at 1/10, and the search seed's at 1/10;
-    # Fashion-MNIST: 1/10
-    assert int(counts["pretrain_layer"]) == 4 * (4 + 3) * 3 + 4 + 4 * 3
+    subsets = 4 + 3  # exp1_subsets: every run on a per-seed subset, the adaptive per epoch
+    assert int(counts["finetune"]) == (mnist + readings + subsets) * 3 + (14 + 9) * 3 + search
+    assert int(counts["finetune"]) == 492 + 21
+    # MNIST: 4 sizes and 4 more pre-trainings at 1/10 (3 of exp2, 1 on the per-seed
+    # subsets), and the search seed's at 1/10; Fashion-MNIST: 1/10
+    assert int(counts["pretrain_layer"]) == 4 * (4 + 4) * 3 + 4 + 4 * 3
+    # the shared subsets (every size, and Fashion's 1/10) as before; one per seed at 1/10
     assert int(counts["make_subset"]) == 4 + 1
+    assert int(counts["make_seed_subset"]) == 3
     assert int(counts["download"]) == 2
 
 
@@ -238,6 +249,9 @@ def test_schema_agrees_with_the_settings_object():
     assert block["g_scale"]["$ref"] == "#/$defs/g_scale"  # named or a number
     # A reading overrides fine-tuning's choices, and pre-training's epochs.
     readable = dict(schema["$defs"]["ambiguities"]["properties"])
+    # and the data subset (adamix.plan.config: no setting of pre-training or fine-tuning)
+    assert readable.pop("subset")["enum"] == list(SUBSET_CHOICES)
+    assert not {*DATA_OVERRIDES} & {*fields, *schema["properties"]["pretrain"]["properties"]}
     epochs = readable.pop("pretrain_epochs")
     assert {k: epochs[k] for k in ("type", "minimum")} == schema["properties"]["pretrain"][
         "properties"
@@ -342,3 +356,24 @@ def test_a_reading_of_a_numeric_g_scale_plans_its_jobs(tmp_path):
     bad = snakemake(workdir, "-n", "data", "--config", "finetune={g_scale: 2}", check=False)
     message = "invalid finetune.g_scale: '2', expected 'sum', 'mean' or a number in (0, 1]"
     assert bad.returncode != 0 and message in bad.stdout + bad.stderr
+
+
+def test_a_reading_of_per_seed_subsets_plans_a_subset_and_pretraining_per_seed(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    overlay = tmp_path / "overlay.yaml"
+    exp = {"runs": ["Cons+Cons"], "sizes": [0.01], "readings": ["default", "subset-per_seed"]}
+    overlay.write_text(yaml.safe_dump({"seeds": [0, 1], "experiments": {"exp1_subsets": exp}}))
+    configs = ("--configfile", "tests/config.yaml", str(overlay))
+    result = snakemake(workdir, "-n", "exp1_subsets", *configs, config=None)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
+    # per seed: the shared subset's and the per-seed subset's pre-training and job
+    assert int(counts["make_subset"]) == 1 and int(counts["make_seed_subset"]) == 2
+    assert int(counts["pretrain_layer"]) == 2 * 2 * 4 and int(counts["finetune"]) == 2 * 2
+    for seed in (0, 1):
+        for path in (
+            f"results/data/mnist/seed{seed}/subset_0.01.npz",
+            f"results/pretrain/mnist/subset-per_seed/0.01/seed{seed}/layer4.pt",
+            f"results/finetune/mnist/subset-per_seed/0.01/Cons+Cons/seed{seed}/metrics.parquet",
+        ):
+            assert path in result.stdout, path
+    assert "results/data/mnist/subset_0.01.npz" in result.stdout

@@ -25,6 +25,7 @@ import yaml
 
 import adamix.data as data
 from adamix.data import download
+from adamix.plan.config import subset_seed_of
 from conftest import REPO
 
 # The checksums live only in the config.
@@ -431,6 +432,35 @@ def test_make_subset_is_deterministic(real_mnist, tmp_path):
     data.make_subset(real_mnist["path"], a, fraction=0.1, seed=7)
     data.make_subset(real_mnist["path"], b, fraction=0.1, seed=7)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_per_seed_subset_is_another_nested_stratified_subset(subsets, real_mnist, tmp_path):
+    # a reading's `subset: per_seed`: the seed derived from the training seed (rule
+    # make_seed_subset) draws other images, nested across sizes and stratified as the shared
+    derived = subset_seed_of(0, 1)
+    assert derived == 1001 and derived != 0 and subset_seed_of(0, 2) != derived
+    made = {}
+    for fraction in (0.1, 0.3):
+        path = tmp_path / f"seed1_{fraction}.npz"
+        counts = data.make_subset(real_mnist["path"], path, fraction=fraction, seed=derived)
+        made[fraction] = (counts, data.load_subset(path))
+        assert counts["seed"] == derived
+    full = real_mnist["arrays"]
+    for fraction, (counts, sub) in made.items():
+        shared = subsets[fraction][1]
+        assert (counts["train"], counts["test"]) == SIZES[fraction]
+        for split, full_counts in (("train", TRAIN_COUNTS), ("test", TEST_COUNTS)):
+            idx = sub[f"{split}_index"]
+            assert not np.array_equal(idx, shared[f"{split}_index"])  # another draw
+            np.testing.assert_array_equal(sub[f"{split}_labels"], full[f"{split}_labels"][idx])
+            n, total = counts[split], sum(full_counts)
+            for got, n_c in zip(counts[f"{split}_per_class"], full_counts, strict=True):
+                assert abs(got - n * n_c / total) <= 1, (fraction, split)
+        assert not np.isin(sub["val_index"], sub["train_index"]).any()
+    for split in ("train", "test"):
+        assert np.isin(made[0.1][1][f"{split}_index"], made[0.3][1][f"{split}_index"]).all()
+    other = data.nested_subset_indices(full["train_labels"], 6000, seed=subset_seed_of(0, 2))
+    assert not np.array_equal(other, made[0.1][1]["train_index"])  # one per training seed
 
 
 @pytest.mark.parametrize("fraction", [0, -0.1, 1.5, math.nan, "half", None])

@@ -22,7 +22,7 @@ from adamix.plan.cells import (
     settings_read,
     tuning_reading,
 )
-from adamix.plan.config import dereferenced, typed_like_schema
+from adamix.plan.config import dereferenced, subset_seed_of, typed_like_schema
 from adamix.plan.study import Plan
 from adamix.schedules.registry import catalog
 from conftest import REPO
@@ -218,6 +218,63 @@ def test_a_pretraining_reading_is_its_own_job():
     assert readings.pretrain_settings("pretrain_epochs-0") == {"epochs": 0, "batch_size": 100}
 
 
+def test_a_per_seed_subset_reading_has_its_own_subset_pretraining_and_jobs():
+    per_seed = {"subset": "per_seed"}
+    mean = {**per_seed, "g_scale": "mean"}
+    readings = Readings(
+        tiny_config(**{"subset-per_seed": per_seed, "mean-per_seed": mean}), CATALOG
+    )
+    # not a fine-tuning setting (FinetuneSettings has none): default's settings
+    assert readings.settings("subset-per_seed") == readings.settings("default")
+    assert readings.pretrain_settings("subset-per_seed") == readings.pretrain_settings("default")
+    # its own pre-training (it reads the subset), shared by the per-seed readings
+    assert readings.pretrain_of("subset-per_seed") == "subset-per_seed"
+    assert readings.pretrain_of("mean-per_seed") == "subset-per_seed"
+    assert readings.job_reading("subset-per_seed", "Cons+Cons") == "subset-per_seed"
+    # Cons reads no g_scale: the per-seed reading's job, not default's nor g_scale-mean's
+    assert readings.job_reading("mean-per_seed", "Cons+Cons") == "subset-per_seed"
+    assert readings.job_reading("mean-per_seed", "AdaGrad+Cons") == "mean-per_seed"
+    assert readings.subset("mnist", "mean-per_seed", "0.1", 2) == paths.seed_subset(
+        "mnist", "0.1", 2
+    )
+
+
+def test_the_plan_gives_per_seed_subsets_to_the_per_seed_readings_only():
+    plan = Plan(load_config(), catalog())  # config.yaml: exp1_subsets
+    assert plan.seeds == [0, 1, 2]
+    for reading in ("subset-per_seed", "per_epoch_subset-per_seed"):
+        for run in plan.experiments["exp1_subsets"]["runs"]:
+            inputs = [plan.finetune_inputs("mnist", reading, "0.1", run, s) for s in plan.seeds]
+            assert [i["subset"] for i in inputs] == [
+                f"results/data/mnist/seed{seed}/subset_0.1.npz" for seed in plan.seeds
+            ]
+            assert [i["layers"][0] for i in inputs] == [
+                f"results/pretrain/mnist/subset-per_seed/0.1/seed{seed}/layer1.pt"
+                for seed in plan.seeds
+            ]
+    # every other reading: the shared subset (its path as before), whatever the seed
+    for reading in plan.readings:
+        if "subset" not in plan.readings.overrides[reading]:
+            for seed in plan.seeds:
+                subset = plan.finetune_inputs("mnist", reading, "0.1", "Cons+Cons", seed)["subset"]
+                assert subset == "results/data/mnist/subset_0.1.npz" == paths.subset("mnist", "0.1")
+    assert plan.step_timing_inputs("exp1")["subset"] == "results/data/mnist/subset_0.1.npz"
+    assert plan.step_timing_inputs("exp1_subsets")["subset"] == (
+        "results/data/mnist/seed0/subset_0.1.npz"
+    )
+    errors = plan.pretrain_errors()
+    assert "results/pretrain/mnist/subset-per_seed/0.1/seed2/layer4.parquet" in errors
+    assert not any("per_epoch_subset-per_seed" in path for path in errors)
+
+
+def test_the_per_seed_subset_seed_is_derived_from_the_training_seed():
+    assert [subset_seed_of(0, seed) for seed in (0, 1, 2)] == [1000, 1001, 1002]
+    assert subset_seed_of(3, 5) == 4005
+    for subset_seed in (0, 1, 7, 999, 1000, 12345):
+        derived = [subset_seed_of(subset_seed, seed) for seed in range(50)]
+        assert subset_seed not in derived and len(set(derived)) == 50
+
+
 def test_the_tuning_readings_and_one_shot_cells():
     readings = Readings(tiny_config(), CATALOG)
     # Adam+RMSprop's rules disagree on their library rate: no one-shot cell
@@ -260,6 +317,10 @@ def test_records_and_paths():
         ),
         (lambda c: c["tuning"].update(size=0.5), r"config tuning.size: 0.5 is not in data.sizes"),
         (lambda c: c["tuning"]["runs"].append("X+Cons"), r"tuning.runs: 'X\+Cons' names no"),
+        (
+            lambda c: c["readings"].update(x={"subset": "per_run"}),
+            r"config readings.x.subset: 'per_run' is not one of shared, per_seed",
+        ),
     ],
 )
 def test_the_plan_refuses_what_the_config_does_not_have(edit, message):

@@ -18,7 +18,12 @@ sys.path.insert(0, _pythonpath[0])
 # Imported after sys.path is set (ruff's E402 does not look into .smk files).
 from adamix.plan import decide as decide_plan
 from adamix.plan import paths
-from adamix.plan.config import SIZE_LABEL, check_publishable, typed_like_schema
+from adamix.plan.config import (
+    SIZE_LABEL,
+    check_publishable,
+    subset_seed_of,
+    typed_like_schema,
+)
 from adamix.plan.study import Plan
 from adamix.provenance import FINETUNE_CODE, PRETRAIN_CODE, code_digest
 from adamix.schedules.registry import catalog, load_plugin
@@ -66,6 +71,12 @@ def as_lists(cells, start=0):
     """Cells as the lists that the report rules take (and whose params Snakemake recorded),
     from field `start` on."""
     return [cell.as_list()[start:] for cell in cells]
+
+
+def get_pretrain_subset(wildcards):
+    """The subset of one pre-training: the shared one, or its seed's (`subset: per_seed`)."""
+    w = wildcards
+    return PLAN.readings.subset(w.dataset, w.reading, w.size, w.seed)
 
 
 def get_pretrain_layer_input(wildcards):

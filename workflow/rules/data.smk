@@ -5,6 +5,7 @@
 localrules:
     download,
     make_subset,
+    make_seed_subset,
     data,
 
 
@@ -37,6 +38,25 @@ rule make_subset:
         "../../envs/adamix.yaml"
     params:
         seed=config["data"]["subset_seed"],
+    script:
+        "../scripts/make_subset.py"
+
+
+# The subset of one training seed, for the readings that draw it per seed (`subset:
+# per_seed`): as make_subset, with the seed adamix.plan.config.subset_seed_of derives from
+# data.subset_seed and the training seed (never the shared subset's seed).
+rule make_seed_subset:
+    input:
+        paths.DATASET,
+    output:
+        paths.SEED_SUBSET,
+    log:
+        paths.SEED_SUBSET_LOG,
+    priority: lambda wc: round(100 * float(wc.size))
+    conda:
+        "../../envs/adamix.yaml"
+    params:
+        seed=lambda wc: subset_seed_of(config["data"]["subset_seed"], wc.seed),
     script:
         "../scripts/make_subset.py"
 

@@ -1,11 +1,11 @@
 # Stage 2: greedy RBM pre-training, one job per layer, data set, pre-training reading (the
 # reading whose settings it uses, named by pretrain_of: `default` unless a reading
-# overrides `pretrain_epochs`), data size and seed.
+# overrides `pretrain_epochs` or `subset`), data size and seed.
 
 
 rule pretrain_layer:
     input:
-        subset=paths.SUBSET,
+        subset=get_pretrain_subset,
         lower=get_pretrain_layer_input,
     output:
         checkpoint=paths.LAYER,

@@ -153,6 +153,11 @@ def make_subset(
     the same stratified order of the training set (so class-stratified as well), ascending:
     outside this subset and every smaller one, the same images whatever the training
     seed. A subset that leaves too few training images outside it (the full set) has none.
+
+    ``seed`` is config ``data.subset_seed`` for the subsets every training seed shares
+    (rule make_subset); a reading with ``subset: per_seed`` passes the seed derived from
+    the training seed (rule make_seed_subset, adamix.plan.config.subset_seed_of), whose
+    subsets (and validation split) are nested and stratified in the same way.
     """
     try:
         ok = 0 < float(fraction) <= 1  # False for nan

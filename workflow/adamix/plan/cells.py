@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adamix.plan import paths
-from adamix.plan.config import PRETRAIN_OVERRIDES, pretrain_reading, pretrain_settings
+from adamix.plan.config import (
+    DATA_OVERRIDES,
+    PRETRAIN_OVERRIDES,
+    pretrain_reading,
+    pretrain_settings,
+    subset_choice,
+)
 from adamix.plan.settings import SETTINGS, TRAINING, g_scale_label
 
 # {rule name: {"reads": tuple of settings, "library_lr": float | None}}, registration order
@@ -134,18 +140,25 @@ class Readings:
 
     def settings(self, reading: str) -> dict:
         """The fine-tuning settings of one reading: config's finetune block plus its
-        overrides (those of pre-training left out). A new dict on each call."""
-        overrides = {
-            k: v for k, v in self.overrides[reading].items() if k not in PRETRAIN_OVERRIDES
-        }
+        overrides (those of pre-training and of the data, `subset`, left out). A new dict
+        on each call."""
+        left_out = {*PRETRAIN_OVERRIDES, *DATA_OVERRIDES}
+        overrides = {k: v for k, v in self.overrides[reading].items() if k not in left_out}
         merged = {**self._config["finetune"], **overrides}
         if "g_scale" in merged:  # a number as the metrics spell it
             merged["g_scale"] = g_scale_label(merged["g_scale"])
         return merged
 
+    def subset(self, dataset: str, reading: str, size: str, seed) -> str:
+        """The subset file that `reading`'s jobs (pre-training and fine-tuning) at `seed`
+        train on: the shared one, or, for `subset: per_seed`, the one drawn for `seed`."""
+        if subset_choice(self.overrides[reading]) == "per_seed":
+            return paths.seed_subset(dataset, size, seed)
+        return paths.subset(dataset, size)
+
     def pretrain_of(self, reading: str) -> str:
         """The reading whose pre-trained layers `reading`'s runs start from (`default`
-        unless it overrides `pretrain_epochs`)."""
+        unless it overrides `pretrain_epochs` or `subset`)."""
         return pretrain_reading(self._config, self.overrides[reading])
 
     def pretrain_settings(self, reading: str) -> dict:

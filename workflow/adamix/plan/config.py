@@ -41,7 +41,7 @@ RESERVED_NAMES = frozenset(
         *("tuning", "tuning_select", "tuning_metrics", "tuning_table", "tuning_figure"),
         *("tuning_curves", "tuning_sensitivity", "demo", "demo_report", "continuum"),
         *("scorecard", "scorecard_calibration", "scorecard_select", "scorecard_timing"),
-        *("scorecard_report", "decide", "decide_look"),
+        *("scorecard_report", "decide", "decide_look", "make_seed_subset"),
     }
 )
 # The training images of the IDX data sets this workflow knows (MNIST, Fashion-MNIST):
@@ -146,12 +146,36 @@ def pretrain_settings(config: dict, overrides: dict) -> dict:
     return {**config["pretrain"], **mine}
 
 
+# The data a reading's jobs train on (`subset`): the subset of config `data.subset_seed`
+# that every seed shares (paths.SUBSET), or one drawn per training seed with the seed
+# subset_seed_of gives (paths.SEED_SUBSET). Neither pre-training nor fine-tuning settings.
+SUBSET_CHOICES = ("shared", "per_seed")
+DATA_OVERRIDES = {"subset": SUBSET_CHOICES[0]}  # name -> its value where a reading has none
+
+
+def subset_choice(overrides: Mapping) -> str:
+    """How a reading (given by its `overrides`) draws its data subset: shared or per_seed."""
+    return overrides.get("subset", DATA_OVERRIDES["subset"])
+
+
+def subset_seed_of(subset_seed: int, seed) -> int:
+    """The seed of the per-seed subset of training seed `seed` (a reading's `subset:
+    per_seed`): 1000 * (1 + subset_seed) + seed. At least 1000 * (1 + subset_seed), so
+    never the shared subset's seed (subset_seed), and another for each training seed."""
+    return 1000 * (1 + int(subset_seed)) + int(seed)
+
+
 def pretrain_reading(config: dict, overrides: dict) -> str:
     """The reading whose pre-trained layers a reading (given by its `overrides`) starts from:
-    the first of config's readings with the same pre-training settings. `default` for every
-    reading that overrides fine-tuning settings only; each pre-training is computed once."""
-    mine = pretrain_settings(config, overrides)
-    return next(r for r, o in config["readings"].items() if pretrain_settings(config, o) == mine)
+    the first of config's readings with the same pre-training settings and data subset.
+    `default` for every reading that overrides fine-tuning settings only; each pre-training
+    is computed once."""
+
+    def identity(o: Mapping) -> tuple:
+        return pretrain_settings(config, o), subset_choice(o)
+
+    mine = identity(overrides)
+    return next(r for r, o in config["readings"].items() if identity(o) == mine)
 
 
 def pretrained(config: dict) -> list[tuple[str, str, str]]:
@@ -170,6 +194,16 @@ def pretrained(config: dict) -> list[tuple[str, str, str]]:
             for r in tuning["readings"]
         ]
     return list(dict.fromkeys(triples))
+
+
+def check_readings(config: Mapping) -> None:
+    """ValueError for a reading whose `subset` is neither shared nor per_seed."""
+    for name, overrides in config["readings"].items():
+        if subset_choice(overrides) not in SUBSET_CHOICES:
+            raise ValueError(
+                f"config readings.{name}.subset: '{overrides['subset']}' is not one of"
+                f" {', '.join(SUBSET_CHOICES)}"
+            )
 
 
 def check_names(config: Mapping) -> None:

@@ -16,6 +16,9 @@ DATASET = "results/data/{dataset}.npz"
 SUBSET = "results/data/{dataset}/subset_{size}.npz"
 DOWNLOAD_LOG = "logs/data/download_{dataset}.log"
 SUBSET_LOG = "logs/data/{dataset}/subset_{size}.log"
+# A reading's `subset: per_seed`: a subset per training seed (adamix.plan.config.subset_seed_of).
+SEED_SUBSET = "results/data/{dataset}/seed{seed}/subset_{size}.npz"
+SEED_SUBSET_LOG = "logs/data/{dataset}/seed{seed}/subset_{size}.log"
 
 # Stage 2, pre-training: one RBM layer (checkpoint and per-epoch errors) per job.
 _PRETRAIN = "{dataset}/{reading}/{size}/seed{seed}/layer{layer}"
@@ -95,6 +98,11 @@ SCORECARD_OUTPUTS = {
 def subset(dataset: str, size: str) -> str:
     """The subset file of a data set at a size label."""
     return SUBSET.format(dataset=dataset, size=size)
+
+
+def seed_subset(dataset: str, size: str, seed) -> str:
+    """The subset file drawn for training seed `seed` (a reading's `subset: per_seed`)."""
+    return SEED_SUBSET.format(dataset=dataset, size=size, seed=seed)
 
 
 def layer(dataset: str, reading: str, size: str, seed, k: int) -> str:

@@ -19,6 +19,7 @@ from adamix.plan.config import (
     check_demo,
     check_experiments,
     check_names,
+    check_readings,
     check_scorecard,
     check_sizes,
     check_tuning,
@@ -46,6 +47,7 @@ class Plan:
         plugins: Mapping[str, Sequence[str]] | None = None,
     ):
         check_names(config)
+        check_readings(config)
         check_sizes(config)
         check_experiments(config, list(catalog))
         check_tuning(config, list(catalog))
@@ -104,7 +106,7 @@ class Plan:
         """The inputs of the fine-tuning job of `run` under `reading`: its subset, the
         layers of its pre-training and the plug-in files that define its rules."""
         return {
-            "subset": paths.subset(dataset, size),
+            "subset": self.readings.subset(dataset, reading, size, seed),
             "layers": self.pretrain_layers(dataset, self.readings.pretrain_of(reading), size, seed),
             "plugins": self.plugin_files(run),
         }
@@ -147,7 +149,7 @@ class Plan:
         dataset, size = exp["dataset"], size_label(exp["sizes"][0])
         reading, seed = self.readings.pretrain_of(exp["readings"][0]), self.seeds[0]
         return {
-            "subset": paths.subset(dataset, size),
+            "subset": self.readings.subset(dataset, reading, size, seed),
             "layers": self.pretrain_layers(dataset, reading, size, seed),
         }
 
@@ -292,7 +294,7 @@ class Plan:
         reading = self.readings.pretrain_of(self.config["scorecard"]["readings"][0])
         size = size_label(t["size"])
         return {
-            "subset": paths.subset(t["dataset"], size),
+            "subset": self.readings.subset(t["dataset"], reading, size, self.seeds[0]),
             "layers": self.pretrain_layers(t["dataset"], reading, size, self.seeds[0]),
         }
 
