@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from test_tables import EXPERIMENTS, metrics, noisy, write_parquet
 
 from adamix.report import claims
@@ -278,3 +279,68 @@ def test_claim_2_on_the_controlled_timing_first_then_the_job_wall_times():
     missing = missing[missing["run"] != "AdaDec+AdaDec"]
     table = claims.claims_table(finals, EXPERIMENTS, epoch=2, timing={"exp1": missing})
     assert table.loc[table["claim"] == 2, "verdict"].iloc[0] == NOT_RUN
+    # a timing written before the replica: no floor, judged on the interval alone
+    table = claims.claims_table(finals, EXPERIMENTS, epoch=2, timing={"exp1": timing(8.5)})
+    assert "no noise floor measured" in table.loc[table["claim"] == 2, "numbers"].iloc[0]
+
+
+GAPS = (0.01, 0.03, 0.02)  # log(replica / Cons+Cons) in rounds 1-3
+
+
+def timing_with_replica(adagrad_gap, adadec_gap, reading="default"):
+    """Three rounds of a timing with the replica: per round, log(AdaMix+Power / AdaGrad+AdaGrad)
+    = -adagrad_gap and log(AdaMix+Power / AdaDec+AdaDec) = -adadec_gap exactly, a load that
+    slows a round's runs alike, and the replica GAPS above Cons+Cons."""
+    rows = []
+    for i, (load, gap) in enumerate(zip((1.0, 1.3, 1.0), GAPS, strict=True), start=1):
+        ms = {"Cons+Cons": 8.0, "AdaMix+Power": 10.0,
+              "AdaGrad+AdaGrad": 10.0 * np.exp(adagrad_gap),
+              "AdaDec+AdaDec": 10.0 * np.exp(adadec_gap)}  # fmt: skip
+        for run, value in ms.items():
+            rows.append({"reading": reading, "run": run, "replica": False, "round": i,
+                         "position": 0, "seconds": value * load / 1000})  # fmt: skip
+        rows.append({"reading": reading, "run": "Cons+Cons", "replica": True, "round": i,
+                     "position": 0, "seconds": 8.0 * np.exp(gap) * load / 1000})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_noise_floor_of_a_timing_is_how_far_apart_identical_jobs_come_out():
+    from adamix.report.timing import noise_floor
+
+    floor = noise_floor(timing_with_replica(0.1, 0.1))
+    # log ratios 0.01, 0.03, 0.02: mean 0.02, std 0.01, 95% t-CI 0.02 -/+ 4.303 x 0.01 /
+    # sqrt(3) = [-0.00484, 0.04484]; F = 0.04484, floor exp(F) - 1 = 4.586%
+    assert floor["log"] == pytest.approx(0.02 + 4.302653 * 0.01 / np.sqrt(3))
+    assert floor["floor"] == pytest.approx(0.045862, abs=1e-6)
+    assert floor["ratio"] == pytest.approx(np.exp(0.02)) and floor["n"] == 3
+    assert floor["low"] == pytest.approx(np.exp(-0.004841), abs=1e-6)
+    assert noise_floor(timing(8.5)) is None  # no replica
+
+
+def test_claim_2_calls_no_difference_inside_the_noise_floor():
+    finals = metrics(exp1(7.8), seconds=exp1_seconds(1.6))
+    # AdaMix+Power 3% (log) faster than both, every round: reliably, but inside the 4.6% floor
+    for gaps, expected in (((0.03, 0.03), UNCLEAR), ((0.10, 0.10), HOLDS),
+                           ((0.10, -0.10), FAILS), ((0.10, -0.03), UNCLEAR)):  # fmt: skip
+        table = claims.claims_table(
+            finals, EXPERIMENTS, epoch=2, timing={"exp1": timing_with_replica(*gaps)}
+        )
+        row = table[table["claim"] == 2].iloc[0]  # the controlled timing's
+        assert row["verdict"] == expected, gaps
+        assert "noise floor 4.59%" in row["numbers"]
+    # the same effects without the replica: the interval alone decides, 3% faster holds
+    bare = timing_with_replica(0.03, 0.03).query("not replica").drop(columns="replica")
+    table = claims.claims_table(finals, EXPERIMENTS, epoch=2, timing={"exp1": bare})
+    assert table.loc[table["claim"] == 2, "verdict"].iloc[0] == HOLDS
+
+
+def test_step_milliseconds_leaves_the_replica_out_and_states_the_noise_floor():
+    from adamix.report.tables import step_milliseconds
+
+    steps = step_milliseconds(timing_with_replica(0.1, 0.1)).set_index("run")
+    assert "Cons+Cons" in steps.index and len(steps) == 4  # the replica is no run of its own
+    assert steps.loc["Cons+Cons", "step_ms_mean"] == pytest.approx(8.8)  # 8 x (1 + 1.3 + 1) / 3
+    assert steps.loc["AdaMix+Power", "step_ratio_to_cons"] == pytest.approx(1.25)
+    # log ratios 0.01, 0.03, 0.02: F = 0.02 + T2 x 0.01 / sqrt(3), floor exp(F) - 1
+    floor = np.expm1(0.02 + 4.302653 * 0.01 / np.sqrt(3))
+    assert steps["step_noise_floor"].tolist() == pytest.approx([floor] * 4)

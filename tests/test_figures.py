@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
-from test_claims import exp1, exp1_seconds, exp5
+from test_claims import exp1, exp1_seconds, exp5, timing_with_replica
 from test_tables import EXPERIMENTS, metrics, write_parquet
 
 from adamix.report import figures, palette
@@ -166,3 +167,43 @@ def test_the_sensitivity_figure_marks_a_diverged_rate():
     (ax,) = sensitivity_figure(pd.DataFrame(rows)).axes
     crosses = [line for line in ax.lines if line.get_marker() == "x"]
     assert [(c.get_xdata()[0], c.get_color()) for c in crosses] == [(1e-2, "#000000")]  # Adam
+
+
+def test_walltime_figure_with_the_controlled_timing(tmp_path):
+    df = metrics(exp1(7.8), seconds=exp1_seconds(1.1))
+    timing = pd.concat([timing_with_replica(0.1, 0.1), timing_with_replica(0.2, 0.2, "mean")])
+    exp = {**EXPERIMENTS["exp1"], "readings": ["default", "mean"]}
+    fig = figures.walltime_figure(df, "exp1", exp, epoch=2, timing=timing)
+    _, _, ms, ratio = fig.axes
+    # one point per reading and run, at the geometric mean over the rounds: AdaMix+Power
+    # 10 ms x loads 1, 1.3, 1 -> 10 x 1.3^(1/3) ms; over Cons+Cons (8 ms) 1.25 every round,
+    # AdaGrad+AdaGrad's e^0.1 (e^0.2) above that
+    points = {
+        line.get_color(): line.get_ydata()
+        for line in ms.lines
+        if line.get_marker() == "o" and len(line.get_ydata())
+    }
+    assert points[palette.run_style("AdaMix+Power")["color"]] == pytest.approx(
+        [10 * 1.3 ** (1 / 3)] * 2
+    )
+    ratios = {
+        line.get_color(): line.get_ydata()
+        for line in ratio.lines
+        if line.get_marker() == "o" and len(line.get_ydata())
+    }
+    assert ratios[palette.run_style("AdaMix+Power")["color"]] == pytest.approx([1.25, 1.25])
+    assert ratios[palette.run_style("AdaGrad+AdaGrad")["color"]] == pytest.approx(
+        [1.25 * np.exp(0.1), 1.25 * np.exp(0.2)]
+    )
+    # the noise floor band: 1/(1 + 4.586%) to 1 + 4.586%, named in the legend
+    (band,) = ratio.patches
+    low, high = band.get_y(), band.get_y() + band.get_height()
+    assert (low, high) == pytest.approx((1 / 1.045862, 1.045862), abs=1e-6)
+    assert "noise floor ±4.6%" in [t.get_text() for t in ratio.get_legend().get_texts()]
+    png = tmp_path / "walltime.png"
+    figures.save_figure(fig, png)
+    assert matplotlib.image.imread(png).shape[:2] == (1200, 1920)  # a second row
+    # a timing without the replica: no band, and the title says so
+    bare = timing.query("not replica").drop(columns="replica")
+    fig = figures.walltime_figure(df, "exp1", exp, epoch=2, timing=bare)
+    assert not fig.axes[3].patches and "no noise floor" in fig.axes[3].get_title()

@@ -63,3 +63,23 @@ def test_paired_direction_and_close():
     )
     assert stats.combine([]) == UNCLEAR
     assert stats.combine([HOLDS, UNCLEAR, FAILS]) == FAILS
+
+
+def test_log_interval_is_the_positive_interval_of_the_geometric_mean():
+    # e, e and e^4: logs 1, 1, 4, mean 2, std sqrt(3); half-width T2 x sqrt(3) / sqrt(3) = T2
+    values = [math.e, math.e, math.e**4, math.inf, -1.0]  # non-finite and non-positive left out
+    low, high = stats.log_interval(values)
+    assert low == pytest.approx(math.exp(2 - T2)) and high == pytest.approx(math.exp(2 + T2))
+    assert stats.geometric_mean(values) == pytest.approx(math.e**2)
+    assert stats.positive_interval(values) == pytest.approx(
+        {"gmean": math.e**2, "ci95_low": math.exp(2 - T2), "ci95_high": math.exp(2 + T2)}
+    )
+    # where the t-interval of the values themselves reaches below 0
+    assert stats.t_interval(values)[0] < 0 < low
+    assert all(math.isnan(v) for v in stats.log_interval([3.0]))
+    assert math.isnan(stats.geometric_mean([]))
+
+
+def test_means_text_counts_the_diverged():
+    wide = pd.DataFrame({"a": [1.0, 2.0, math.inf], "b": [4.0, 4.0, 4.0]})
+    assert stats.means_text(wide, ["a", "b"]) == "means: a 1.5 (1 diverged), b 4"

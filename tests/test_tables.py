@@ -269,9 +269,14 @@ def test_walltime_table_numbers():
     row = table.loc["AdaGrad+AdaGrad"]
     assert row["seconds_mean"] == pytest.approx(ours.mean())
     assert row["seconds_std"] == pytest.approx(ours.std(ddof=1))
-    assert row["seconds_ci95_low"] == pytest.approx(
-        ours.mean() - T2 * ours.std(ddof=1) / math.sqrt(3)
-    )
+    # the interval of the geometric mean: exp of the t-interval of the mean log seconds
+    logs = np.log(ours)  # ours = 3, 3, 3.6 s
+    half = T2 * logs.std(ddof=1) / math.sqrt(3)
+    assert row["seconds_gmean"] == pytest.approx(32.4 ** (1 / 3))  # (3 * 3 * 3.6)^(1/3)
+    assert row["seconds_ci95_low"] == pytest.approx(math.exp(logs.mean() - half))
+    assert row["seconds_ci95_high"] == pytest.approx(math.exp(logs.mean() + half))
+    assert row["seconds_ci95_low"] == pytest.approx(2.4544, abs=1e-4)
+    assert row["seconds_ci95_high"] == pytest.approx(4.1407, abs=1e-4)
     assert row["ratio_to_cons"] == pytest.approx(np.mean(np.array(adagrad) / cons))
     assert row["paper_seconds"] == 810.20
     assert row["paper_ratio_to_cons"] == pytest.approx(810.20 / 693.54)
@@ -281,6 +286,24 @@ def test_walltime_table_numbers():
     other = tables.walltime_table(df, "mine", EXPERIMENTS["exp1"], epoch=2).set_index("run")
     pd.testing.assert_series_equal(other["ratio_to_cons"], table["ratio_to_cons"])
     assert other["paper_seconds"].isna().all() and other["paper_ratio_to_cons"].isna().all()
+
+
+def test_walltime_interval_stays_positive_where_the_t_interval_would_not():
+    # 1, 1 and 100 s over three seeds (x2 epochs): the t-interval of the mean seconds is
+    # 34 -/+ 4.303 x 57.16 / sqrt(3) = [-107.99, 175.99] s; of the logs it is positive
+    finals = {run: [8.0, 8.0, 8.0] for run in EXPERIMENTS["exp1"]["runs"]}
+    df = metrics(finals, epochs=2, seconds={"AdaGrad+AdaGrad": [0.5, 0.5, 50.0]})
+    row = tables.walltime_table(df, "exp1", EXPERIMENTS["exp1"], epoch=2).set_index("run")
+    row = row.loc["AdaGrad+AdaGrad"]
+    assert row["seconds_mean"] - T2 * row["seconds_std"] / math.sqrt(3) == pytest.approx(
+        -107.99, abs=0.01
+    )  # the t-interval of the seconds would go below 0
+    assert row["seconds_gmean"] == pytest.approx(100 ** (1 / 3))  # (1 * 1 * 100)^(1/3)
+    # log seconds 0, 0, ln 100: mean ln(100)/3, std ln(100)/sqrt(3), half T2 ln(100)/3
+    half = T2 * math.log(100) / 3
+    assert row["seconds_ci95_low"] == pytest.approx(math.exp(math.log(100) / 3 - half))
+    assert row["seconds_ci95_low"] == pytest.approx(0.006284, rel=1e-3)
+    assert row["seconds_ci95_high"] == pytest.approx(math.exp(math.log(100) / 3 + half))
 
 
 def test_write_table(tmp_path):
@@ -328,6 +351,13 @@ def test_step_milliseconds_per_reading_and_run():
     assert steps.loc["Cons+Cons", "step_ratio_to_cons"] == pytest.approx(1.0)
     low, high = steps.loc["Cons+Cons", ["step_ms_ci95_low", "step_ms_ci95_high"]]
     assert low < 15 < high
+    # 10 and 20 ms: geometric mean sqrt(200); logs ln 10, ln 20: std ln(2)/sqrt(2), so the
+    # half-width is 12.706 x ln(2) / 2 (the t-interval of the ms, 15 -/+ 63.5, goes below 0)
+    assert steps.loc["Cons+Cons", "step_ms_gmean"] == pytest.approx(math.sqrt(200))
+    assert low == pytest.approx(math.sqrt(200) * math.exp(-T1 * math.log(2) / 2))
+    assert high == pytest.approx(math.sqrt(200) * math.exp(T1 * math.log(2) / 2))
+    assert low > 0
+    assert steps["step_noise_floor"].isna().all()  # no replica in this timing
 
 
 def test_reference_table_puts_a_run_beside_the_published_one(tmp_path):

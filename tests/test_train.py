@@ -332,3 +332,67 @@ def test_a_rule_that_gives_a_bad_rate_is_named_not_reported_as_diverged(tmp_path
             bias_rule="Cons", settings={**SETTINGS, "batch_size": 10}, seed=0, keys={},
             state_path=tmp_path / "state.pt", log=lambda _: None,
         )  # fmt: skip
+
+
+# ------------------------------------------------------------------ claim 2's step timing
+
+
+def test_the_timing_order_is_drawn_afresh_each_round_and_reproducible_for_a_seed():
+    from adamix.train.step_timing import round_orders
+
+    orders = round_orders(4, 6, seed=3)
+    assert orders == round_orders(4, 6, seed=3)  # the same seed, the same orders
+    assert all(sorted(order) == [0, 1, 2, 3] for order in orders)  # each a permutation
+    assert len({tuple(order) for order in orders}) > 1  # not one order for every round
+    assert orders != round_orders(4, 6, seed=4)
+    # torch's permutations of that generator, one per round in turn
+    gen = torch.Generator().manual_seed(3)
+    assert orders == [torch.randperm(4, generator=gen).tolist() for _ in range(6)]
+
+
+def test_step_timing_job_times_a_replica_of_the_baseline_in_random_order(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from adamix.train import step_timing
+
+    monkeypatch.setattr(
+        step_timing, "load_subset", lambda _: {"train_images": np.full((40, 16), 128, np.uint8)}
+    )
+    g = torch.Generator().manual_seed(0)
+    layers = {"a": init_rbm(16, 8, weight_std=0.1, generator=g),
+              "b": init_rbm(8, 3, weight_std=0.1, generator=g)}  # fmt: skip
+    monkeypatch.setattr(step_timing, "load_layer", layers.__getitem__)
+    settings = {**SETTINGS, "epochs": 1}
+    cells = [  # [reading, run, job's reading, settings]: g_scale-mean's Cons+Cons is default's
+        ["default", "Cons+Cons", "default", settings],
+        ["default", "AdaMix+Power", "default", settings],
+        ["g_scale-mean", "Cons+Cons", "default", settings],
+        ["g_scale-mean", "AdaMix+Power", "g_scale-mean", {**settings, "g_scale": "mean"}],
+    ]
+    out = tmp_path / "timing.parquet"
+    step_timing.step_timing_job(
+        "subset", ["a", "b"], out, cells=cells, rounds=4, steps=2, device="cpu", threads=1,
+        log=lambda _: None,
+    )  # fmt: skip
+    table = pd.read_parquet(out)
+    assert list(table.columns[:7]) == [
+        "reading", "run", "replica", "round", "position", "seconds", "threads"
+    ]  # fmt: skip
+    assert (table["threads"] == 1).all() and (table["seconds"] > 0).all()
+    replica = table[table["replica"]]
+    # the replica of the first Cons+Cons job, given to both cells that job computes
+    assert set(replica["run"]) == {"Cons+Cons"} and len(replica) == 2 * 4
+    assert set(replica["reading"]) == {"default", "g_scale-mean"}
+    # 4 distinct jobs timed (3 + the replica): positions 0..3, each once per round
+    one = table.drop_duplicates(["round", "position"])
+    assert len(one) == 4 * 4 and sorted(set(table["position"])) == [0, 1, 2, 3]
+    default = table[table["reading"] == "default"]
+    positions = default.pivot_table(index="round", columns=["run", "replica"], values="position")
+    expected = step_timing.round_orders(4, 5, seed=0)[1:]  # after the warm-up round
+    assert len({tuple(o) for o in expected}) > 1  # the order changes between rounds
+    # the jobs in the timed order: default's Cons+Cons, AdaMix+Power, g_scale-mean's
+    # AdaMix+Power, then the replica; position of job k in round r = its index in the order
+    assert positions[("Cons+Cons", False)].tolist() == [o.index(0) for o in expected]
+    assert positions[("AdaMix+Power", False)].tolist() == [o.index(1) for o in expected]
+    assert positions[("Cons+Cons", True)].tolist() == [o.index(3) for o in expected]

@@ -44,8 +44,10 @@ rule finetune:
 
 
 # The controlled timing of claim 2 (`walltime: true` experiments): every run's training
-# step timed in one process, in interleaved rounds (adamix.train.step_timing), on the data
-# and pre-trained layers of the experiment's first size and seed.
+# step timed in one process, in interleaved rounds of a random order each, seeded
+# (adamix.train.step_timing), on the data and pre-trained layers of the experiment's first
+# size and seed. Cons+Cons is timed twice, as two identical jobs: how far apart they come
+# out is the noise floor claim 2 is judged against (adamix.report.timing).
 rule step_timing:
     input:
         unpack(get_step_timing_input),

@@ -19,15 +19,16 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from adamix.report.metrics import load_metrics
-from adamix.report.palette import run_style
+from adamix.report.palette import run_colours, run_style
 from adamix.report.paper import applies, paper_rer, paper_seconds
-from adamix.report.stats import t_interval
+from adamix.report.stats import geometric_mean, log_interval, t_interval
 from adamix.report.tables import (
     BASELINE,
     select_experiment,
     walltime_per_seed,
     write_walltime_table,
 )
+from adamix.report.timing import measured, noise_floor
 
 DPI = 120
 PANEL = (8.0, 5.0)  # inches per panel: 960 x 600 pixels at DPI
@@ -171,11 +172,16 @@ def _rer_panel(ax, data: pd.DataFrame, lines: list, styles: dict, paper: dict) -
 
 
 def walltime_figure(
-    df: pd.DataFrame, name: str, experiment: dict, epoch: int | None = None
+    df: pd.DataFrame,
+    name: str,
+    experiment: dict,
+    epoch: int | None = None,
+    timing: pd.DataFrame | None = None,
 ) -> Figure:
     """Fine-tuning wall time of one experiment: (a) seconds, ours (mean over seeds, 95% t-CI) beside
     the paper's 50-epoch seconds, log scale; (b) the same relative to Cons+Cons, the part
-    that compares across machines and epoch counts. One bar colour per reading."""
+    that compares across machines and epoch counts. One bar colour per reading. With the
+    controlled `timing` (rule step_timing), a second row: timing_panels."""
     ours = walltime_per_seed(df, experiment, epoch)
     ours = ours.assign(source="ours, " + ours["reading"])[["run", "source", "seconds", "ratio"]]
     paper = paper_seconds(name) if applies(experiment) else {}
@@ -191,8 +197,10 @@ def walltime_figure(
     runs = list(experiment["runs"])
     data = data[data["run"].isin(runs)]
 
-    fig = Figure(figsize=(2 * PANEL[0], PANEL[1]), dpi=DPI, layout="constrained")
-    left, right = fig.subplots(1, 2)
+    rows = 1 if timing is None else 2
+    fig = Figure(figsize=(2 * PANEL[0], rows * PANEL[1]), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, 2, squeeze=False)
+    left, right = axes[0]
     for ax, column, ylabel in [
         (left, "seconds", "fine-tuning seconds (log scale)"),
         (right, "ratio", "seconds relative to Cons+Cons"),
@@ -208,11 +216,53 @@ def walltime_figure(
     right.axhline(1.0, color="black", linewidth=0.8)
     handles, labels = right.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+    if timing is not None:
+        timing_panels(*axes[1], timing, experiment)
     ran = f"{epoch} epochs" if epoch is not None else "all epochs run"
     fig.suptitle(
         f"Wall time of fine-tuning, {name}: ours ({ran}) vs the paper ({PAPER_EPOCH} epochs)"
     )
     return fig
+
+
+def timing_panels(ms_ax, ratio_ax, timing: pd.DataFrame, experiment: dict) -> None:
+    """The controlled timing (rule step_timing) per reading: (c) each run's milliseconds per
+    training step, (d) its step over Cons+Cons's in the same round; both the geometric mean
+    over rounds with its 95% interval (stats.log_interval), a run in its rule's colour
+    (adamix.report.palette). The grey band of (d): the noise floor, how far apart two
+    identical Cons+Cons jobs come out (adamix.report.timing.noise_floor)."""
+    floor = noise_floor(timing)
+    data = measured(timing)
+    base = data.loc[data["run"] == BASELINE, ["reading", "round", "seconds"]]
+    data = data.merge(base, on=["reading", "round"], how="left", suffixes=("", "_cons"))
+    data = data.assign(ms=1000 * data["seconds"], ratio=data["seconds"] / data["seconds_cons"])
+    readings = [r for r in experiment["readings"] if r in set(data["reading"])]
+    runs = [r for r in experiment["runs"] if r in set(data["run"])]
+    rounds = data["round"].nunique()
+    for ax, column, ylabel in [
+        (ms_ax, "ms", "controlled: ms per training step"),
+        (ratio_ax, "ratio", f"controlled: step relative to {BASELINE}"),
+    ]:
+        sns.pointplot(
+            data, x="reading", y=column, hue="run", order=readings, hue_order=runs,
+            palette=run_colours(runs), estimator=geometric_mean, errorbar=log_interval,
+            dodge=0.5, linestyle="none", capsize=0.1, ax=ax,
+        )  # fmt: skip
+        ax.set(xlabel="reading", ylabel=ylabel)
+        ax.tick_params(axis="x", labelrotation=15)
+        ax.grid(alpha=0.3, axis="y")
+        ax.get_legend().remove()
+    ms_ax.set_title(f"controlled timing: geometric mean over {rounds} rounds, 95% CI")
+    ratio_ax.axhline(1.0, color="black", linewidth=0.8)
+    handles, labels = ratio_ax.get_legend_handles_labels()
+    ms_ax.legend(handles, labels, loc="best", fontsize="small", title="run")
+    if floor is not None:
+        f = floor["floor"]
+        band = ratio_ax.axhspan(1 / (1 + f), 1 + f, color="grey", alpha=0.25, linewidth=0)
+        ratio_ax.legend([band], [f"noise floor ±{f:.1%}"], loc="best", fontsize="small")
+        ratio_ax.set_title(f"per round over {BASELINE}; grey: two identical jobs' noise floor")
+    else:
+        ratio_ax.set_title(f"per round over {BASELINE}; no noise floor measured")
 
 
 # ------------------------------------------------------------------ rule outputs
@@ -239,11 +289,13 @@ def write_walltime(
 ) -> None:
     """The wall times of one experiment from its per-job metrics files `inputs` (and the
     controlled timing's parquet `timing`, rule step_timing): the table
-    (adamix.report.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG (rule
-    walltime; `out`: their paths, keys png, csv, md, html)."""
+    (adamix.report.tables.walltime_table) as CSV, Markdown and HTML, and the figure as PNG,
+    with the controlled timing's panels when there is one (rule walltime; `out`: their
+    paths, keys png, csv, md, html)."""
     inputs = list(inputs)
     metrics = load_metrics(inputs)
     steps = pd.read_parquet(timing) if timing is not None else None
     write_walltime_table(metrics, out, name, experiment, epoch=epoch, timing=steps)
-    save_figure(walltime_figure(metrics, name, experiment, epoch=epoch), out["png"])
+    fig = walltime_figure(metrics, name, experiment, epoch=epoch, timing=steps)
+    save_figure(fig, out["png"])
     log.info("%s: wall times of %d jobs", name, len(inputs))

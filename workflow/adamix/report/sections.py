@@ -24,7 +24,7 @@ from adamix.report.render import (
     signed,
 )
 from adamix.report.stats import prediction_interval
-from adamix.report.tables import BASELINE, JOB
+from adamix.report.tables import BASELINE, JOB, WALLTIME_COLUMNS
 
 DEFAULT = "default"  # the paper's literal reading, first in the headline
 # The readings the headline shows side by side: the literal one and the one that reads the
@@ -356,29 +356,40 @@ def pretraining_section(table: pd.DataFrame, config: dict) -> str:
 
 
 def walltime_section(walltime: pd.DataFrame, name: str, epochs: int, figure_link: str) -> str:
-    """One experiment's fine-tuning seconds and ratios to Cons+Cons beside the paper's."""
+    """One experiment's fine-tuning seconds and ratios to Cons+Cons beside the paper's. The
+    intervals are those of the geometric means (exp of the t-interval of the mean log:
+    positive, as seconds are); the controlled timing's noise floor, how far apart two
+    identical Cons+Cons jobs came out (adamix.report.timing), beside its ratios."""
+    walltime = walltime.reindex(columns=WALLTIME_COLUMNS)  # a table of before the floor
     shown = pd.DataFrame(
         {
             "reading": walltime["reading"],
             "size": walltime["size"].map(general),
             "run": walltime["run"],
-            "ours: seconds": walltime["seconds_mean"].map(number),
-            "ours: 95% CI": [
-                interval(r.seconds_ci95_low, r.seconds_ci95_high) for r in walltime.itertuples()
+            "ours: seconds, mean": walltime["seconds_mean"].map(number),
+            "ours: geometric mean [95% CI]": [
+                _positive(r.seconds_gmean, r.seconds_ci95_low, r.seconds_ci95_high)
+                for r in walltime.itertuples()
             ],
             f"ours: ratio to {BASELINE}": walltime["ratio_to_cons"].map(number),
             "paper: seconds": walltime["paper_seconds"].map(number),
             f"paper: ratio to {BASELINE}": walltime["paper_ratio_to_cons"].map(number),
-            "controlled: ms per step [95% CI]": [
-                DASH
-                if pd.isna(r.step_ms_mean)
-                else f"{r.step_ms_mean:.2f} " + interval(r.step_ms_ci95_low, r.step_ms_ci95_high)
+            "controlled: ms per step, geometric mean [95% CI]": [
+                _positive(r.step_ms_gmean, r.step_ms_ci95_low, r.step_ms_ci95_high)
                 for r in walltime.itertuples()
             ],
             f"controlled: ratio to {BASELINE}": walltime["step_ratio_to_cons"].map(number),
+            "controlled: noise floor": [
+                DASH if pd.isna(x) else f"±{x:.1%}" for x in walltime["step_noise_floor"]
+            ],
         }
     )
     return render(
         "walltime.md.j2",
         name=name, epochs=epochs, baseline=BASELINE, link=figure_link, table=markdown(shown),
     )  # fmt: skip
+
+
+def _positive(centre: float, low: float, high: float) -> str:
+    """A geometric mean and its interval: "12.30 [10.10, 14.90]"; a dash without one."""
+    return DASH if pd.isna(centre) else f"{centre:.2f} " + interval(low, high)

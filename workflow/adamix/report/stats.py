@@ -8,7 +8,7 @@ claims.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,32 @@ def t_interval(values: Iterable[float]) -> tuple[float, float]:
         return math.nan, math.nan
     half = t_quantile_975(x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
     return x.mean() - half, x.mean() + half
+
+
+def log_interval(values: Iterable[float]) -> tuple[float, float]:
+    """95% confidence interval of the geometric mean of the positive finite values: exp of
+    the t_interval of their logs. Positive by construction, where a t-interval of the values
+    themselves can reach below 0 (few values, a wide spread); NaN with fewer than two."""
+    x = np.asarray(list(values), dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    low, high = t_interval(np.log(x))
+    return math.exp(low), math.exp(high)
+
+
+def geometric_mean(values: Iterable[float]) -> float:
+    """exp of the mean log of the positive finite values (NaN without any): the centre of
+    log_interval."""
+    x = np.asarray(list(values), dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    return float(np.exp(np.log(x).mean())) if x.size else math.nan
+
+
+def positive_interval(values: Iterable[float]) -> dict:
+    """gmean (geometric mean) and its 95% interval ci95_low, ci95_high (log_interval): the
+    interval of a positive quantity, seconds, that never reaches below 0."""
+    values = list(values)
+    low, high = log_interval(values)
+    return {"gmean": geometric_mean(values), "ci95_low": low, "ci95_high": high}
 
 
 def prediction_interval(mean: float, std: float, n: int) -> tuple[float, float]:
@@ -140,6 +166,19 @@ def close(p: Paired, margin: float) -> str:
     if f.size == 1 and abs(f[0]) > HUGE * abs(p.ref):
         return FAILS
     return UNCLEAR
+
+
+def means_text(wide: pd.DataFrame, columns: Sequence) -> str:
+    """Each column's mean over its finite values (rows: seeds; +inf: diverged), as the
+    claims' numbers state them: "means: a 8.1, b 7.9 (1 diverged)"."""
+    parts = []
+    for c in columns:
+        x = wide[c].astype(float)
+        text = f"{c} {x[np.isfinite(x)].mean():.4g}"
+        if lost := int(np.isinf(x).sum()):
+            text += f" ({lost} diverged)"
+        parts.append(text)
+    return "means: " + ", ".join(parts)
 
 
 def combine(verdicts: Iterable[str]) -> str:
