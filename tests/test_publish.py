@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -10,11 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from snakemake.utils import update_config
 
 from adamix.atomic import sha256_of
+from adamix.plan.cells import tuning_reading
+from adamix.plan.paths import GATHERED
 from adamix.report.metrics import load_metrics, load_reference, write_metrics
 from adamix.report.publish import publish
 from conftest import NO_SLURM, REPO, snakemake
@@ -54,6 +59,45 @@ def test_publish_writes_the_writeup_and_a_checked_reference(published):
         sha256, path = line.split("  ")
         assert sha256_of(published / path) == sha256
     assert not (docs / ".publish").exists()
+
+
+def test_the_reference_holds_the_tuning_search_and_every_rows_rate(published):
+    """Each search job of results/tuning/search.csv (one per reading, run and rate, at the
+    search seed) is in the reference as role "search", its lr the grid rate its reading
+    names and its final validation RER the one the selection read; every other row has
+    its job's rate, and the readers (load_reference) see the cells alone."""
+    config = yaml.safe_load((published / "config.yaml").read_text())
+    tuning, epochs = config["tuning"], config["finetune"]["epochs"]
+    path = published / "docs" / "reference" / "metrics.parquet"
+    everything = load_reference(path, search=True)
+    assert set(everything["role"]) == {"experiment", "tuned", "library", "search"}
+    search = everything[everything["role"] == "search"].assign(
+        run=lambda df: df["weight_rule"] + "+" + df["bias_rule"]
+    )
+    table = pd.read_csv(published / "results" / "tuning" / "search.csv")
+    assert len(table) == len(tuning["readings"]) * len(tuning["runs"]) * len(tuning["rates"])
+    assert len(search.groupby(["reading", "run"])) == len(table)
+    for row in table.itertuples():
+        job = search[(search["reading"] == tuning_reading(row.reading, row.rate))
+                     & (search["run"] == row.run)]  # fmt: skip
+        assert set(job["seed"]) == {tuning["search_seed"]}
+        assert set(job["lr"]) == {row.rate} and row.rate in tuning["rates"]
+        assert (job["dataset"] == tuning["dataset"]).all()
+        assert np.allclose(job["size"], tuning["size"])
+        if math.isfinite(row.val_rer):
+            final = job.loc[job["epoch"] == epochs, "val_rer_sse"].item()
+            assert final == pytest.approx(row.val_rer, rel=1e-6)  # float32
+    cells = load_reference(path)
+    assert len(cells) == len(everything) - len(search) and "search" not in set(cells["role"])
+    rated = ["reading", "weight_rule", "bias_rule", "lr"]  # each cell's rate, as its job ran
+    gathered = load_metrics(published / p for p in GATHERED)[rated].drop_duplicates()
+    pd.testing.assert_frame_equal(
+        cells[rated].drop_duplicates().sort_values(rated, ignore_index=True),
+        gathered.sort_values(rated, ignore_index=True),
+    )
+    tuned = cells[cells["role"] == "tuned"]
+    assert not tuned.empty
+    assert (tuned["lr"] == tuned["reading"].str.split("~lr").str[1].astype(float)).all()
 
 
 def test_a_failed_publish_leaves_the_published_writeup_whole(published):

@@ -177,3 +177,76 @@ def test_search_job_that_stopped_early_counts_as_diverged(tmp_path):
     pq.write_table(pa.Table.from_pandas(short, schema=pq.read_schema(path)), path)
     search = tuning.search_results([path], [["default", "Adam+Adam", 0.1]], epoch=2)
     assert search["val_rer"].item() == math.inf
+
+
+@pytest.mark.parametrize("search_seed", [100, 0])  # outside the seeds; one of them (older)
+def test_reference_holds_the_search_runs_and_every_rows_rate(tmp_path, search_seed):
+    """The published reference (adamix.report.metrics.write_reference, rule publish) keeps
+    the search jobs beside the cells, each row with its role and initial rate; its readers
+    (load_reference) see the cells alone unless they ask for the search, so the search's
+    seed never counts as a tuned run's, even when it is one of the study's seeds."""
+    from adamix.report import tables
+    from adamix.report.metrics import load_reference, write_reference
+
+    def job(run, rate, finals):  # its validation RER that of the test set
+        df = metrics({run: finals}, reading=tuning_reading("default", rate))
+        return df.assign(lr=rate, val_rer_sse=df["test_rer_sse"])
+
+    experiment = metrics({"Cons+Cons": [8.0, 8.1, 8.2]})  # reading default, lr 0.001
+    write_parquet(tmp_path / "metrics.parquet", experiment)
+    tuned = job("Adam+Adam", 0.01, [7.0, 7.1, 7.2])  # the rate its search chose
+    library = job("Adam+Adam", 0.001, [7.5, 7.6, 7.7])  # Adam's library rate, untuned
+    write_parquet(tmp_path / "tuned.parquet", tuned)
+    write_parquet(tmp_path / "library.parquet", library)
+    cells = [
+        ["mnist", "default~lr0.01", "Adam+Adam", "default~lr0.01", {"lr": 0.01}],
+        ["mnist", "default~library", "Adam+Adam", "default~lr0.001", {"lr": 0.001}],
+    ]
+    tables.gather_metrics(
+        [tmp_path / "tuned.parquet", tmp_path / "library.parquet"],
+        tmp_path / "tuning.parquet", cells=cells, only_cells=True,
+    )  # fmt: skip
+    search = []
+    for run in ("Cons+Cons", "Adam+Adam"):
+        for rate, val in zip(RATES, [9.0, 7.0, 8.0], strict=True):
+            path = tmp_path / f"search_{run}_{rate}.parquet"
+            df = job(run, rate, [val])
+            if rate == 0.001:  # the study's rate: the job ran under reading default
+                df = df.assign(reading="default")
+            if run == "Adam+Adam" and rate == 0.01 and search_seed == 0:
+                df = tuned[tuned["seed"] == 0]  # the search job is the rerun's seed 0
+            write_parquet(path, df.assign(seed=search_seed))
+            search.append((path, ["default", run, rate]))
+    out = tmp_path / "reference" / "metrics.parquet"
+    out.parent.mkdir()
+    write_reference([tmp_path / "metrics.parquet", tmp_path / "tuning.parquet"], out, search)
+    assert (tmp_path / "reference" / "metrics.parquet.sha256").is_file()
+
+    everything = load_reference(out, search=True)
+    rows = everything[everything["role"] == "search"]
+    assert len(rows) == 2 * len(RATES) * 3  # runs x rates x epochs 0-2
+    assert set(rows["seed"]) == {search_seed} and rows["val_rer_sse"].notna().all()
+    for reading, group in rows.groupby("reading"):
+        (rate,) = set(group["lr"])
+        assert rate in RATES and reading == tuning_reading("default", rate)
+    final = rows[(rows["epoch"] == 2) & (rows["weight_rule"] == "Adam")]
+    assert dict(zip(final["lr"], final["val_rer_sse"], strict=True)) == pytest.approx(
+        {0.001: 9.0, 0.01: 7.0, 0.1: 8.0}
+    )
+    with pytest.raises(ValueError, match="not the search job of Adam\\+Adam at rate 0.1"):
+        write_reference(
+            [], tmp_path / "wrong.parquet", [(search[0][0], ["default", "Adam+Adam", 0.1])]
+        )
+    cells_only = load_reference(out)
+    assert len(cells_only) == len(everything) - len(rows)
+    roles = cells_only.groupby("role")[["reading", "lr"]].agg(lambda s: sorted(set(s)))
+    assert roles.to_dict("index") == {
+        "experiment": {"reading": ["default"], "lr": [0.001]},
+        "library": {"reading": ["default~library"], "lr": [0.001]},
+        "tuned": {"reading": ["default~lr0.01"], "lr": [0.01]},
+    }
+    # compare (adamix.report.tables.reference_table): the tuned cell has its 3 seeds
+    gathered = pd.read_parquet(tmp_path / "tuning.parquet")
+    table = tables.reference_table(gathered, cells_only, epoch=2).set_index("reading")
+    assert table.loc["default~lr0.01", "published_n_seeds"] == 3
+    assert table.loc["default~lr0.01", "published_mean"] == pytest.approx(7.1)

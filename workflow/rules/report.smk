@@ -229,13 +229,15 @@ rule writeup:
 
 
 # The one way to docs/: the write-up of the full default study, copied as it is, and the
-# compact per-epoch metrics of every cell: the reference other runs are compared with.
+# compact per-epoch metrics of every cell and of the tuning's search jobs, each row with
+# its role and initial rate: the reference other runs are compared with.
 # The docs/ files are not outputs (Snakemake deletes a job's outputs when it starts or
 # fails): adamix.report.publish stages them and moves them into place together. The
 # output lists what was published, with sha256s.
 rule publish:
     input:
         unpack(get_publish_input),
+        search=[search.metrics for search in PLAN.tuning_search()],
     output:
         paths.PUBLISHED_LIST,
     log:
@@ -245,6 +247,7 @@ rule publish:
     params:
         destinations=[paths.PUBLISHED_MD, *PLAN.doc_figures(paths.PUBLISHED)],
         reference=paths.REFERENCE,
+        search=[search.as_list()[1:] for search in PLAN.tuning_search()],
     script:
         "../scripts/publish.py"
 

@@ -9,4 +9,5 @@ with job_log(snakemake.log[0]):
         snakemake.input.metrics,
         snakemake.params.reference,
         snakemake.output[0],
+        search=list(zip(snakemake.input.search, snakemake.params.search, strict=True)),
     )

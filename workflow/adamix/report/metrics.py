@@ -9,14 +9,16 @@ errors over the pixels (the paper's scale), and ``rer_mse`` (= rer_sse / pixels)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adamix.atomic import atomic, sha256_of
+from adamix.plan.cells import tuning_reading
 from adamix.plan.settings import FinetuneSettings
 
 # The columns that identify a job: its keys, then every setting of adamix.plan.settings.
@@ -115,23 +117,66 @@ def write_metrics(rows: list[dict], path: str | Path) -> None:
 # ------------------------------------------------------------------ the published reference
 
 # What the published reference keeps of each epoch row (docs/reference/metrics.parquet):
-# the job's keys and the numbers a reproduction compares, RER in float32 (7 digits).
+# the job's keys, its role in the study and initial rate, and the numbers a reproduction
+# compares, RER in float32 (7 digits).
 REFERENCE_KEYS = [f.name for f in JOB_FIELDS]
 REFERENCE_VALUES = ["epoch", "train_rer_sse", "test_rer_sse", "val_rer_sse", "cumulative_seconds"]
+# role: "experiment" (a cell of the experiments, results/metrics.parquet), "tuned" (a run
+# rerun at the rate its search chose, reading default~lr0.003), "library" (a one-shot run
+# at its library's rate, default~library), "search" (a job of the tuning's search, one per
+# reading, run and rate, at tuning.search_seed; judged on the validation split). lr: the
+# initial rate of the job, weights and biases alike (FinetuneSettings.lr). Both are absent
+# from a reference written before they were kept.
+REFERENCE_ROLE = ["role", "lr"]
 
 
-def write_reference(inputs: Iterable[str | Path], out: str | Path) -> pd.DataFrame:
+def write_reference(
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    search: Iterable[tuple[str | Path, Sequence]] = (),
+) -> pd.DataFrame:
     """The compact per-epoch metrics of a run (gathered parquets `inputs`: every cell, as
-    the tables read them), each (cell, seed, epoch) once, written atomically to `out`: the
-    reference a later run is compared with (rule publish; adamix.report.tables.reference_table)."""
-    return save_reference(load_metrics(inputs), out)
+    the tables read them; `search`: the tuning's search jobs, each (parquet, [reading, run,
+    rate]) as adamix.plan.cells.Search lists them), each (cell, role, seed, epoch) once,
+    written atomically to `out`: the reference a later run is compared with (rule publish;
+    adamix.report.tables.reference_table)."""
+    cells = load_metrics(inputs)
+    parts = [cells.assign(role=reference_role(cells["reading"]))]
+    parts += [search_rows(path, *cell) for path, cell in search]
+    return save_reference(pd.concat(parts, ignore_index=True), out)
+
+
+def search_rows(path: str | Path, reading: str, run: str, rate: float) -> pd.DataFrame:
+    """The rows of one search job (`run` under `reading` at `rate`) as the reference keeps
+    them: role "search", named by the reading of the rate (tuning_reading: default~lr0.01)
+    even where the job ran under an equivalent one (default, whose rate is the grid's);
+    ValueError if the parquet is not that run at that rate."""
+    df = load_metrics([path])
+    ran = set(df["weight_rule"] + "+" + df["bias_rule"]), set(df["lr"])
+    if ran != ({run}, {float(rate)}):
+        raise ValueError(f"{path}: not the search job of {run} at rate {rate:g} (ran {ran})")
+    return df.assign(reading=tuning_reading(reading, rate), role="search")
+
+
+def reference_role(reading: pd.Series) -> pd.Series:
+    """The role of gathered rows (not the search's) by their reading's name: "tuned" for a
+    tuning reading (adamix.plan.cells.tuning_reading: default~lr0.003), "library" for a
+    one-shot one (oneshot_reading: default~library), "experiment" otherwise."""
+    tuned, library = reading.str.contains("~lr", regex=False), reading.str.endswith("~library")
+    role = np.select([tuned, library], ["tuned", "library"], "experiment")
+    return pd.Series(role, index=reading.index, dtype=reading.dtype)  # str as read
 
 
 def save_reference(df: pd.DataFrame, out: str | Path) -> pd.DataFrame:
-    """Write per-epoch rows (at least the reference's columns) as a reference: each (cell,
-    seed, epoch) once, RER in float32, atomically, with its sha256 beside it."""
-    df = df[[*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"]]
-    df = df.drop_duplicates([*REFERENCE_KEYS, "epoch"]).reset_index(drop=True)
+    """Write per-epoch rows (at least the reference's keys and values) as a reference: each
+    (cell, role, seed, epoch) once, RER in float32, atomically, with its sha256 beside it.
+    A search job that is also a tuned rerun (search seed among the seeds) keeps both rows.
+    Rows without a role get it from their reading (reference_role); lr is kept if given."""
+    if "role" not in df:
+        df = df.assign(role=reference_role(df["reading"]))
+    kept = [c for c in REFERENCE_ROLE if c in df]
+    df = df[[*REFERENCE_KEYS, *kept, *REFERENCE_VALUES, "diverged"]]
+    df = df.drop_duplicates([*REFERENCE_KEYS, "role", "epoch"]).reset_index(drop=True)
     df = df.astype({c: "float32" for c in REFERENCE_VALUES if c.endswith("_sse")})
     with atomic(out) as tmp:
         df.to_parquet(tmp, index=False, compression="zstd")
@@ -140,9 +185,11 @@ def save_reference(df: pd.DataFrame, out: str | Path) -> pd.DataFrame:
     return df
 
 
-def load_reference(path: str | Path) -> pd.DataFrame:
+def load_reference(path: str | Path, search: bool = False) -> pd.DataFrame:
     """A reference written by write_reference, checked against the sha256 written beside
-    it; ValueError naming the file if it is missing, changed or lacks a column."""
+    it; ValueError naming the file if it is missing, changed or lacks a column. Without
+    `search`, the rows of the tuning's search are left out: every cell and seed as the
+    tables read them, so the search's one seed never counts as a tuned run's."""
     restore = (
         "restore it (`git checkout -- docs/reference/` for the published one) or write it"
         " again with `snakemake publish`"
@@ -164,4 +211,6 @@ def load_reference(path: str | Path) -> pd.DataFrame:
     df = pd.read_parquet(path)
     if missing := [c for c in [*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"] if c not in df]:
         raise ValueError(f"{path}: not a reference of adamix.report.metrics (missing {missing})")
+    if not search and "role" in df:
+        df = df[df["role"] != "search"].reset_index(drop=True)
     return df
