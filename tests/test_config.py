@@ -179,16 +179,20 @@ def test_default_config_plans_the_whole_study(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    # the tuning's search, at its own seed (100, none of the experiments'): 9 runs x 9
-    # rates under default, and the 3 runs that read g_scale (AdaGrad, AdaDec, AdaMix) under
-    # g_scale-mean
-    search = 9 * 9 + 3 * 9
+    # the tuning's search, at its own seed (100, none of the experiments'): 14 runs x 9
+    # rates under default, and the 6 runs that read g_scale (AdaGrad, AdaDec, AdaMix on the
+    # weights) under g_scale-mean
+    search = 14 * 9 + 6 * 9
     mnist = 19 + 9 + 9 + 3 + 8 + (3 + 3) + 3 * 3
     # exp1_readings: the 3 adaptive runs under its 14 readings that exp1 does not run
     readings = 3 * 14
     subsets = 4 + 3  # exp1_subsets: every run on a per-seed subset, the adaptive per epoch
-    assert int(counts["finetune"]) == (mnist + readings + subsets) * 3 + (14 + 9) * 3 + search
-    assert int(counts["finetune"]) == 492 + 21
+    # exp1_ambiguities, the runs that read the changed setting: timing-lagged 3 (AdaGrad,
+    # AdaDec, AdaMix), adadec-decaying 1 (AdaDec) and t_unit-epoch 2 (AdaDec, Power) under
+    # g_scale-mean; the last two under per_epoch
+    ambiguities = 3 + 1 + 2 + 1 + 2
+    everything = mnist + readings + subsets + ambiguities
+    assert int(counts["finetune"]) == everything * 3 + (14 + 9) * 3 + search == 612
     # MNIST: 4 sizes and 4 more pre-trainings at 1/10 (3 of exp2, 1 on the per-seed
     # subsets), and the search seed's at 1/10; Fashion-MNIST: 1/10
     assert int(counts["pretrain_layer"]) == 4 * (4 + 4) * 3 + 4 + 4 * 3
@@ -203,8 +207,11 @@ def test_seeds_from_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
-    # the search at its own seed: 108 jobs, none shared with seed 0's; its 4 layers at 1/10
-    assert int(counts["finetune"]) == 63 + 42 + 23 + 108 and int(counts["pretrain_layer"]) == 36
+    # exp1 to exp5 63, exp1_readings 42, exp1_subsets 7, exp1_ambiguities 9, Fashion-MNIST
+    # 23; the search at its own seed: 180 jobs, none shared with seed 0's; pre-training:
+    # 8 per size-and-pre-training of seed 0, the search seed's 4 at 1/10
+    assert int(counts["finetune"]) == 63 + 42 + 7 + 9 + 23 + 180
+    assert int(counts["pretrain_layer"]) == 4 * 8 + 4 + 4
 
 
 BAD_PLUGINS = {
