@@ -192,7 +192,11 @@ def test_default_config_plans_the_whole_study(tmp_path):
     # g_scale-mean; the last two under per_epoch
     ambiguities = 3 + 1 + 2 + 1 + 2
     everything = mnist + readings + subsets + ambiguities
-    assert int(counts["finetune"]) == everything * 3 + (14 + 9) * 3 + search == 612
+    # the write-up's primary analysis, look 1 of `decide` at the 3 seeds: claim 8 under
+    # per_epoch, AdaMix+Power at 3/10, 6/10 and 1 (its other cells are the experiments')
+    decide = 3
+    everything += decide
+    assert int(counts["finetune"]) == everything * 3 + (14 + 9) * 3 + search == 621
     # MNIST: 4 sizes and 4 more pre-trainings at 1/10 (3 of exp2, 1 on the per-seed
     # subsets), and the search seed's at 1/10; Fashion-MNIST: 1/10
     assert int(counts["pretrain_layer"]) == 4 * (4 + 4) * 3 + 4 + 4 * 3
@@ -203,9 +207,19 @@ def test_default_config_plans_the_whole_study(tmp_path):
 
 
 def test_seeds_from_the_command_line(tmp_path):
-    """`--config 'seeds=[0]'` (README, one-seed run) plans one seed of every job."""
+    """`--config 'seeds=[0]' 'decide={writeup: false}'` (docs/running.md, fewer seeds) plans
+    one seed of every job; with the write-up's primary analysis, its first look still
+    needs 3 seeds of the primary claims' cells."""
     workdir = copy_workflow(tmp_path / "wf")
-    result = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
+    primary = snakemake(workdir, "-n", "--config", "seeds=[0]", config=None)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", primary.stdout, re.M))
+    # claim 1 at seeds 1 and 2: exp1's 4 runs, per epoch its 3 adaptive ones; claim 8:
+    # exp5's 2 runs at the 3 sizes above 1/10 under default at seeds 1, 2, per epoch
+    # AdaMix+Power there at seeds 0, 1, 2
+    assert int(counts["finetune"]) == 324 + 2 * (4 + 3) + 2 * 2 * 3 + 3 * 3
+    result = snakemake(
+        workdir, "-n", "--config", "seeds=[0]", "decide={writeup: false}", config=None
+    )
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     # exp1 to exp5 63, exp1_readings 42, exp1_subsets 7, exp1_ambiguities 9, Fashion-MNIST
     # 23; the search at its own seed: 180 jobs, none shared with seed 0's; pre-training:

@@ -94,3 +94,23 @@ def test_the_figure_is_one_panel_of_the_study_s_size():
     fig = continuum_figure(table)
     assert figure_pixels(fig) == (round(PANEL[0] * DPI), round(PANEL[1] * DPI))
     assert len(fig.axes[0].get_legend().get_texts()) == 2
+
+
+def test_the_writeup_section_names_where_claim_1_holds_per_update_unit():
+    from adamix.report.continuum import continuum_section
+
+    table = pd.DataFrame(
+        {"reading": ["default", "g_scale-mean", "per_epoch"], "update": ["step", "step", "epoch"],
+         "g_scale": ["sum", "mean", "sum"], "s": [1.0, 0.01, 1.0],
+         "best_other": ["AdaDec+AdaDec"] * 3, "n_seeds": [3, 3, 3],
+         "margin_mean": [9.14, -0.18, 4.81], "margin_ci95_low": [9.0, -0.22, 4.0],
+         "margin_ci95_high": [9.3, -0.13, 5.5], "n_diverged": [0, 0, 0],
+         "verdict": ["does not hold", "holds", "does not hold"]}
+    )  # fmt: skip
+    text = continuum_section(table, "exp1_readings", "figures/exp1_readings_continuum.png")
+    assert "- Update per step: claim 1 holds at s = mean; does not hold at s = sum." in text
+    assert "- Update per epoch: claim 1 holds at no point; does not hold at s = sum." in text
+    assert "| step     | s = mean | AdaDec+AdaDec    | 3       | -0.18 [-0.22, -0.13] |" in text
+    assert (
+        "![exp1_readings: claim 1's margin against s](figures/exp1_readings_continuum.png)" in text
+    )

@@ -150,6 +150,8 @@ def test_the_writeup_inputs_are_the_old_input_set(planned):
         "results/figures/tuning_sensitivity.png",
         "results/figures/tuning_curves.png",
         paths.DISCUSSION,
+        # added since: the primary analysis (config decide.writeup)
+        *(["results/tables/decide.csv"] if plan.config["decide"]["writeup"] else []),
     ]
     assert sorted(files) == sorted(old) and len(files) == len(set(files))
     assert all(p.endswith(".png") for p in named["figures"])

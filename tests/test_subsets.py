@@ -95,3 +95,30 @@ def test_final_rows_of_the_metrics():
         "rer": [8.0, 7.0],
         "per_seed": [False, True],
     }
+
+
+def test_the_writeup_section_reads_its_experiments_cells_only():
+    from adamix.report.subsets import subsets_section
+
+    def job(reading, size, rers, run=("Cons", "Cons")):
+        return [
+            {"dataset": "mnist", "size": size, "weight_rule": run[0], "bias_rule": run[1],
+             "reading": reading, "seed": seed, "epoch": 2, "test_rer_sse": rer}
+            for seed, rer in enumerate(rers)
+        ]  # fmt: skip
+
+    metrics = pd.DataFrame(
+        job("default", 0.1, [8.0, 8.1, 8.2])  # variance 0.01
+        + job("subset-per_seed", 0.1, [7.0, 8.0, 9.0])  # variance 1
+        + job("default", 0.3, [1.0, 50.0, 99.0])  # another size: left out
+        + job("default", 0.1, [1.0, 50.0, 99.0], run=("None", "Cons"))  # another run
+    )
+    experiment = {"runs": ["Cons+Cons"], "sizes": [0.1], "readings": ["subset-per_seed"]}
+    text = subsets_section(metrics, "exp1_subsets", experiment)
+    p = stats.f.sf(100.0, 2, 2)  # F = 1 / 0.01
+    assert p < 0.05
+    (row,) = [line for line in text.splitlines() if line.startswith("| Cons+Cons")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == ["Cons+Cons", "3 / 3", "0.0100", "1.0000", "99%", "100.00", f"{p:.2g}"]
+    assert "**The subset matters** (F-test p < 0.05) for Cons+Cons" in text
+    assert "None+Cons" not in text

@@ -363,6 +363,8 @@ class Plan:
             "claims": paths.table("claims"),
             "tuning": paths.table("tuning"),
             "discussion": paths.DISCUSSION,
+            # the primary analysis: the last look of `snakemake decide`
+            **({"decide": paths.table("decide")} if self.config["decide"]["writeup"] else {}),
         }
 
     def writeup_files(self, folder: str = paths.WRITEUP) -> list[str]:

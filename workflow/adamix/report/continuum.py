@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 from adamix.plan.settings import FinetuneSettings
 from adamix.report.figures import DPI, PANEL, save_figure
 from adamix.report.metrics import load_metrics
-from adamix.report.stats import lower, paired, t_interval
+from adamix.report.render import markdown, render
+from adamix.report.stats import FAILS, HOLDS, UNCLEAR, lower, paired, t_interval
 from adamix.report.tables import final_rows, write_table
 
 CANDIDATE = "AdaMix+Power"
@@ -114,3 +115,38 @@ def write_continuum(inputs: Iterable[str | Path], out: Mapping) -> pd.DataFrame:
     save_figure(continuum_figure(table), out["png"], out["pdf"])
     log.info("continuum: %d points from %d jobs", len(table), len(inputs))
     return table
+
+
+def scale_name(s: float) -> str:
+    """s as the write-up names it: a landmark's name, else 1/N."""
+    for landmark, name in LANDMARKS.items():
+        if math.isclose(s, landmark, rel_tol=1e-9):
+            return f"s = {name}"
+    return f"s = 1/{1 / s:,.0f}"
+
+
+def continuum_section(table: pd.DataFrame, name: str, link: str) -> str:
+    """The write-up's section on experiment `name`'s continuum (its table as
+    write_continuum wrote it, read back from the CSV): the figure, per update unit the
+    points where claim 1 holds, does not hold or is inconclusive, and the table."""
+    units = []
+    for update, line in table.groupby("update", sort=False):
+        names = {v: [scale_name(r.s) for r in line.itertuples() if r.verdict == v]
+                 for v in (HOLDS, FAILS, UNCLEAR)}  # fmt: skip
+        units.append({"unit": update, "holds": names[HOLDS], "fails": names[FAILS],
+                      "unclear": names[UNCLEAR]})  # fmt: skip
+    shown = pd.DataFrame(
+        {
+            "update": table["update"],
+            "s": [scale_name(s) for s in table["s"]],
+            "best other run": table["best_other"],
+            "seeds": table["n_seeds"],
+            "margin [95% CI]": [
+                f"{r.margin_mean:+.2f} [{r.margin_ci95_low:+.2f}, {r.margin_ci95_high:+.2f}]"
+                for r in table.itertuples()
+            ],
+            "diverged": table["n_diverged"],
+            "claim 1": table["verdict"],
+        }
+    )
+    return render("continuum.md.j2", name=name, link=link, units=units, table=markdown(shown))

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from adamix.report.render import markdown, render
+
 # The primary readings (config decide.readings) and their per-seed-subset counterparts
 # (config.yaml readings).
 PAIRS = {"default": "subset-per_seed", "per_epoch": "per_epoch_subset-per_seed"}
@@ -96,3 +98,37 @@ def subset_share(df: pd.DataFrame, flag: str = "per_seed") -> pd.DataFrame:
             [run, n_fixed, n_per_seed, df_fixed, df_per_seed, var_fixed, var_per_seed, share, f, p]
         )
     return pd.DataFrame(out, columns=COLUMNS)
+
+
+def subsets_section(metrics: pd.DataFrame, name: str, experiment: Mapping) -> str:
+    """The write-up's section on experiment `name` (its config block: runs, sizes,
+    readings, dataset), from the gathered per-epoch metrics: subset_share of its runs at its
+    first size on its data set, each per-seed reading beside its fixed counterpart."""
+    size = float(experiment["sizes"][0])
+    mine = metrics[
+        (metrics["dataset"] == experiment.get("dataset", "mnist"))
+        & (metrics["size"].astype(float) == size)
+        & (metrics["weight_rule"] + "+" + metrics["bias_rule"]).isin(experiment["runs"])
+    ]
+    pairs = {fixed: ps for fixed, ps in PAIRS.items() if ps in experiment["readings"]}
+    share = subset_share(final_rows(mine, pairs))
+    shown = pd.DataFrame(
+        {
+            "run": share["run"],
+            "seeds: fixed / per seed": [f"{a} / {b}" for a, b in
+                                        zip(share["n_fixed"], share["n_per_seed"], strict=True)],
+            "variance: fixed subset": share["var_fixed"].map("{:.4f}".format),
+            "variance: subset per seed": share["var_per_seed"].map("{:.4f}".format),
+            "share of the subset": share["share"].map("{:.0%}".format),
+            "F": share["f"].map("{:.2f}".format),
+            "p": share["p"].map("{:.2g}".format),
+        }
+    )  # fmt: skip
+    return render(
+        "subsets.md.j2",
+        experiment=name,
+        size=size,
+        readings=list(pairs.values()),
+        table=markdown(shown),
+        matters=list(share.loc[share["p"] < 0.05, "run"]),
+    )

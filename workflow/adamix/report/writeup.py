@@ -23,7 +23,9 @@ from PIL import Image
 
 from adamix.plan.config import dataset_of, walltime_experiments
 from adamix.report.beyond import dataset_section, tuning_section
+from adamix.report.continuum import continuum_section
 from adamix.report.convergence import convergence_section
+from adamix.report.decide import decide_section
 from adamix.report.render import DASH, number, render
 from adamix.report.sections import (
     HEADLINE_READINGS,
@@ -36,6 +38,7 @@ from adamix.report.sections import (
     setup_section,
     walltime_section,
 )
+from adamix.report.subsets import subsets_section
 
 PAPER_DATASET = "mnist"  # the paper's data set, first in the write-up
 TUNING_FIGURES = ["tuning_sensitivity", "tuning_curves"]  # the tuned comparison's figures
@@ -165,9 +168,11 @@ def write_reproduction(
         introduction(),
         setup_section(metrics, pretrain, config),
         headline_section(table[mnist]),
+        *primary_sections(inputs, config),
         experiment_sections(table[mnist], paper, links),
         claims_section(paper_claims),
         ablation_section(table[mnist], paper_claims, {**config, "experiments": paper}),
+        *reading_sections(inputs, metrics, config, paper, links),
         pretraining_section(table[mnist], config),
         convergence_section(metrics, paper, HEADLINE_READINGS, config["finetune"]["epochs"]),
     ]
@@ -188,6 +193,33 @@ def write_reproduction(
     sections.append(discussion_section(Path(named(inputs, "discussion")), table, config))
     out.write_text(render("document.md.j2", sections=sections) + "\n", encoding="utf-8")
     log.info("%s and %d figures", out, len(links))
+
+
+def primary_sections(inputs, config: Mapping) -> list[str]:
+    """The pre-registered analysis's section, where the rule hands over the table of
+    `snakemake decide` (input `decide`, config decide.writeup)."""
+    has = "decide" in inputs if isinstance(inputs, Mapping) else hasattr(inputs, "decide")
+    if not has:
+        return []
+    decide = pd.read_csv(named(inputs, "decide"), dtype=str, keep_default_na=False)
+    return [decide_section(decide, config["decide"])]
+
+
+def reading_sections(inputs, metrics: pd.DataFrame, config: Mapping, paper: dict, links) -> list:
+    """The sections on the readings of the paper's data set: claim 1 along the continuum
+    (experiments with `continuum: true`, their table among the inputs `others`) and the
+    data subset's share of the variance (experiments with a reading `subset: per_seed`)."""
+    others = {path.name: path for path in paths(named(inputs, "others"))}
+    out = []
+    for name, exp in paper.items():
+        if exp.get("continuum", False):
+            table = pd.read_csv(others[f"{name}_continuum.csv"])
+            out.append(continuum_section(table, name, links[f"{name}_continuum"]))
+    for name, exp in paper.items():
+        readings = config["readings"]
+        if any(readings[r].get("subset") == "per_seed" for r in exp["readings"]):
+            out.append(subsets_section(metrics, name, exp))
+    return out
 
 
 # ------------------------------------------------------------------ README
