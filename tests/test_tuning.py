@@ -250,3 +250,24 @@ def test_reference_holds_the_search_runs_and_every_rows_rate(tmp_path, search_se
     table = tables.reference_table(gathered, cells_only, epoch=2).set_index("reading")
     assert table.loc["default~lr0.01", "published_n_seeds"] == 3
     assert table.loc["default~lr0.01", "published_mean"] == pytest.approx(7.1)
+
+
+def test_reference_keeps_the_seeds_that_decide_added_apart(tmp_path):
+    """The jobs of the seeds that `decide` added (beyond config seeds) are in the
+    reference with role "added"; readers see the config's seeds unless they ask."""
+    from adamix.report.metrics import load_reference, write_reference
+
+    write_parquet(tmp_path / "metrics.parquet", metrics({"AdaMix+Power": [7.0, 7.1, 7.2]}))
+    added = []
+    for seed, final in ((3, 7.3), (4, 7.4)):
+        path = tmp_path / f"seed{seed}.parquet"
+        write_parquet(path, metrics({"AdaMix+Power": [final]}).assign(seed=seed))
+        added.append(path)
+    out = tmp_path / "reference.parquet"
+    write_reference([tmp_path / "metrics.parquet"], out, added=added)
+    assert set(load_reference(out)["seed"]) == {0, 1, 2}
+    everything = load_reference(out, added=True)
+    rows = everything[everything["role"] == "added"]
+    assert set(rows["seed"]) == {3, 4} and len(rows) == 2 * 3  # 2 seeds x epochs 0-2
+    final = rows[rows["epoch"] == rows["epoch"].max()].sort_values("seed")
+    assert final["test_rer_sse"].tolist() == pytest.approx([7.3, 7.4])

@@ -253,6 +253,16 @@ def get_decide_look_input(wildcards):
     )
 
 
+def get_publish_added(wildcards):
+    """The fine-tuning parquets of the seeds that `decide` added beyond config `seeds`,
+    where the write-up gives the primary analysis (decide.writeup): the last look's."""
+    if not config["decide"]["writeup"]:
+        return []
+    look = int(re.search(r"look(\d+)", get_decide_input(wildcards)).group(1))
+    seeds = set(config["seeds"])
+    return list(dict.fromkeys(e[-1] for e in decide_entries(look) if e[4] not in seeds))
+
+
 def get_decide_input(wildcards):
     """The last look: the first that stops every hypothesis (the last count at most)."""
     for look in range(1, len(config["decide"]["looks"]) + 1):

@@ -238,6 +238,7 @@ rule publish:
     input:
         unpack(get_publish_input),
         search=[search.metrics for search in PLAN.tuning_search()],
+        added=get_publish_added,
     output:
         paths.PUBLISHED_LIST,
     log:

@@ -10,4 +10,5 @@ with job_log(snakemake.log[0]):
         snakemake.params.reference,
         snakemake.output[0],
         search=list(zip(snakemake.input.search, snakemake.params.search, strict=True)),
+        added=list(snakemake.input.added),
     )

@@ -124,7 +124,9 @@ REFERENCE_VALUES = ["epoch", "train_rer_sse", "test_rer_sse", "val_rer_sse", "cu
 # role: "experiment" (a cell of the experiments, results/metrics.parquet), "tuned" (a run
 # rerun at the rate its search chose, reading default~lr0.003), "library" (a one-shot run
 # at its library's rate, default~library), "search" (a job of the tuning's search, one per
-# reading, run and rate, at tuning.search_seed; judged on the validation split). lr: the
+# reading, run and rate, at tuning.search_seed; judged on the validation split), "added"
+# (a job of a seed that `decide` added beyond config `seeds`, under its job's reading;
+# the primary analysis's). lr: the
 # initial rate of the job, weights and biases alike (FinetuneSettings.lr). Both are absent
 # from a reference written before they were kept.
 REFERENCE_ROLE = ["role", "lr"]
@@ -134,15 +136,18 @@ def write_reference(
     inputs: Iterable[str | Path],
     out: str | Path,
     search: Iterable[tuple[str | Path, Sequence]] = (),
+    added: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
     """The compact per-epoch metrics of a run (gathered parquets `inputs`: every cell, as
     the tables read them; `search`: the tuning's search jobs, each (parquet, [reading, run,
-    rate]) as adamix.plan.cells.Search lists them), each (cell, role, seed, epoch) once,
+    rate]) as adamix.plan.cells.Search lists them; `added`: the fine-tuning parquets of the
+    seeds that `decide` added), each (cell, role, seed, epoch) once,
     written atomically to `out`: the reference a later run is compared with (rule publish;
     adamix.report.tables.reference_table)."""
     cells = load_metrics(inputs)
     parts = [cells.assign(role=reference_role(cells["reading"]))]
     parts += [search_rows(path, *cell) for path, cell in search]
+    parts += [load_metrics([path]).assign(role="added") for path in added]
     return save_reference(pd.concat(parts, ignore_index=True), out)
 
 
@@ -185,11 +190,12 @@ def save_reference(df: pd.DataFrame, out: str | Path) -> pd.DataFrame:
     return df
 
 
-def load_reference(path: str | Path, search: bool = False) -> pd.DataFrame:
+def load_reference(path: str | Path, search: bool = False, added: bool = False) -> pd.DataFrame:
     """A reference written by write_reference, checked against the sha256 written beside
     it; ValueError naming the file if it is missing, changed or lacks a column. Without
     `search`, the rows of the tuning's search are left out: every cell and seed as the
-    tables read them, so the search's one seed never counts as a tuned run's."""
+    tables read them, so the search's one seed never counts as a tuned run's. Without
+    `added`, the seeds that `decide` added are left out: every cell at config `seeds`."""
     restore = (
         "restore it (`git checkout -- docs/reference/` for the published one) or write it"
         " again with `snakemake publish`"
@@ -211,6 +217,7 @@ def load_reference(path: str | Path, search: bool = False) -> pd.DataFrame:
     df = pd.read_parquet(path)
     if missing := [c for c in [*REFERENCE_KEYS, *REFERENCE_VALUES, "diverged"] if c not in df]:
         raise ValueError(f"{path}: not a reference of adamix.report.metrics (missing {missing})")
-    if not search and "role" in df:
-        df = df[df["role"] != "search"].reset_index(drop=True)
+    if "role" in df:
+        left_out = [role for role, asked in (("search", search), ("added", added)) if not asked]
+        df = df[~df["role"].isin(left_out)].reset_index(drop=True)
     return df

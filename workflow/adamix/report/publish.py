@@ -31,16 +31,18 @@ def publish(
     listing: str,
     docs: str = "docs",
     search: Iterable[tuple[str, Sequence]] = (),
+    added: Iterable[str] = (),
 ) -> None:
     """Copy each (source, destination) of `copies` and write the reference of the gathered
-    `metrics` and of the tuning's `search` jobs (each (parquet, [reading, run, rate])),
+    `metrics`, of the tuning's `search` jobs (each (parquet, [reading, run, rate])) and of
+    the jobs of the seeds that `decide` `added`,
     every row with its role and rate and its sha256 beside it (adamix.report.metrics.
     write_reference), to `reference`: staged under `docs`/.publish, then moved into place
     together. `listing` gets each published file with its sha256 (the rule's output).
     ValueError, before anything is written, if the jobs were computed by more than one
     version of the code."""
-    metrics, search = list(metrics), list(search)
-    check_one_code([*metrics, *(path for path, _ in search)])
+    metrics, search, added = list(metrics), list(search), list(added)
+    check_one_code([*metrics, *(path for path, _ in search), *added])
     docs_root = Path(docs).resolve()
     staging = docs_root / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # what an earlier kill may have left
@@ -56,7 +58,7 @@ def publish(
     try:
         for source, dest in copies:
             shutil.copyfile(source, stage(dest))
-        write_reference(metrics, stage(reference), search=search)
+        write_reference(metrics, stage(reference), search=search, added=added)
         stage(f"{reference}.sha256")  # written beside the reference by write_reference
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
