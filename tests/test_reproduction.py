@@ -504,3 +504,39 @@ def test_a_single_paper_run_is_compared_with_a_prediction_interval():
     rows, _ = paper_rows(table)
     (verdict,) = headline_verdicts(table, rows)
     assert verdict["inside"] == 1  # 9.8: outside the mean's CI, inside one run's interval
+
+
+def test_headline_states_claims_1_and_4_rate_matched_from_the_claims_table():
+    exp = {"figure": 4, "runs": EXP1, "sizes": [0.1], "readings": ["default"]}
+    table = tables.experiment_table(metrics({r: [8.0, 8.2] for r in EXP1}), "exp1", exp, epoch=2)
+
+    def row(claim, experiment, reading, verdict, numbers):
+        return {"claim": claim, "statement": "s", "rule": "r", "dataset": "mnist",
+                "experiment": experiment, "reading": reading, "sizes": "0.1",
+                "verdict": verdict, "numbers": numbers}  # fmt: skip
+
+    tally = "of 3 pairs AdaMix+Power − other: {} reliably lower, {} reliably higher"
+    lowest = "AdaMix+Power − Cons+Cons: -1; " + tally.format(3, 0)
+    adaptive = "means: AdaGrad+Cons 7.1, Cons+Cons 8; of 9 pairs adaptive − simple: 9 reliably"
+    rows = [
+        row("1", "exp1", "default", "holds", lowest),
+        row("1", "tuning", "default", "holds", lowest),
+        row("1", "tuning", "g_scale-mean", "does not hold", "x: +1; " + tally.format(0, 3)),
+        row("4", "tuning", "default", "holds", adaptive + " lower, 0 reliably higher"),
+        row("4", "tuning", "g_scale-mean", "not run", "missing runs: ['Exp+Cons']"),
+        row("7", "tuning", "default", "holds", "means: AdaMix+Power 7"),
+    ]
+    claims_csv = pd.DataFrame(rows).astype(str)
+    headline = sections.headline_section(table, claims_csv)
+    assert (
+        "**Rate-matched** (each run at the rate its own search chose): claim 1 holds under"
+        " `default` (of 3 pairs AdaMix+Power − other: 3 reliably lower, 0 reliably higher),"
+        " does not hold under `g_scale-mean` (of 3 pairs AdaMix+Power − other: 0 reliably"
+        " lower, 3 reliably higher); claim 4 holds under `default` (of 9 pairs adaptive −"
+        " simple: 9 reliably lower, 0 reliably higher), was not run under `g_scale-mean`."
+    ) in headline
+    assert headline.count("Rate-matched") == 1 and "claim 7" not in headline
+    plain = sections.headline_section(table)
+    assert "Rate-matched" not in plain and headline.startswith(plain)
+    paper_protocol = claims_csv[claims_csv["experiment"] != "tuning"]
+    assert sections.headline_section(table, paper_protocol) == plain

@@ -2,7 +2,8 @@
 baseline), each judged per experiment that repeats the claim's figure (on
 each data set) and per reading, on our final-epoch results: holds, does not hold,
 inconclusive or not run, with the numbers behind the verdict and the rule that decides it
-(adamix.report.stats)."""
+(adamix.report.stats). Claims 1 and 4 are also judged rate-matched, on the tuned runs
+(adamix.report.tuned_claims)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from adamix.report.stats import (
 from adamix.report.tables import BASELINE, final_rows, select_experiment, write_table
 from adamix.report.timing import RULE as TIMING_RULE
 from adamix.report.timing import claim_adamix_faster_timed, measured, noise_floor
-from adamix.report.tuning import base_reading
+from adamix.report.tuned_claims import RATE, judge_tuned, rate_matched
 
 FAR = 2.0  # claim 3: "much worse" = more than twice the RER
 CLOSE = 0.10  # claim 3: "close" = within 10% of Cons+Cons's RER
@@ -69,8 +70,12 @@ log = logging.getLogger(__name__)
 def claim_adamix_lowest(rer: pd.DataFrame) -> tuple[str, str]:
     """Claim 1 (exp1): AdaMix+Power has a lower RER than each of the other three runs."""
     diffs = {run: paired(rer["AdaMix+Power"], rer[run]) for run in EXP1_OTHERS}
-    numbers = "; ".join(f"AdaMix+Power − {run}: {p}" for run, p in diffs.items())
-    return combine(lower(p) for p in diffs.values()), numbers
+    verdicts = [lower(p) for p in diffs.values()]
+    numbers = "; ".join(f"AdaMix+Power − {run}: {p}" for run, p in diffs.items()) + (
+        f"; of {len(verdicts)} pairs AdaMix+Power − other: {verdicts.count(HOLDS)} reliably"
+        f" lower, {verdicts.count(FAILS)} reliably higher"
+    )
+    return combine(verdicts), numbers
 
 
 def claim_adamix_faster(seconds: pd.DataFrame) -> tuple[str, str]:
@@ -184,8 +189,7 @@ class Claim:
 TUNED = Claim(
     7, "Tuned AdaMix is at least as good as the best tuned modern optimizer (not the"
     " paper's)", 0, ("AdaMix+Power", *MODERN), claim_tuned_adamix,
-    f"Each run at the rate its search chose on the validation split (results/tuning/), test"
-    f" RER per seed. Holds if AdaMix+Power is reliably lower than the tuned modern run with"
+    f"{RATE} Holds if AdaMix+Power is reliably lower than the tuned modern run with"
     f" the lowest mean ({', '.join(MODERN)}) or within ±{BARELY:.0%} of it; does not hold if"
     " reliably higher and not within; else inconclusive." + RELIABLY + WITHIN,
 )  # fmt: skip
@@ -254,6 +258,7 @@ CLAIMS = [
         columns="run+size",
     ),
 ]  # fmt: skip
+RATE_MATCHED = [rate_matched(claim) for claim in CLAIMS if claim.number in (1, 4)]
 
 CLAIM_COLUMNS = [
     "claim", "statement", "dataset", "experiment", "reading", "sizes", "verdict", "numbers", "rule",
@@ -278,9 +283,9 @@ def claims_table(
         if claim.number == TIMED.number:
             rows += _judge_timing(timing or {}, experiments)
         rows += _judge(claim, final, experiments)
-    if tuned is not None:
-        rows += _judge_tuned(final_rows(tuned, epoch))
-    table = pd.DataFrame(rows, columns=CLAIM_COLUMNS)  # claim 7 (tuned) in its place
+    if tuned is not None:  # claim 7, and claims 1 and 4 rate-matched where their runs were tuned
+        rows += judge_tuned(final_rows(tuned, epoch), TUNED, RATE_MATCHED, _verdict)
+    table = pd.DataFrame(rows, columns=CLAIM_COLUMNS)  # tuned rows after the claim's others
     return table.sort_values("claim", kind="stable", ignore_index=True)
 
 
@@ -315,21 +320,6 @@ def _verdict(claim: Claim, group: pd.DataFrame, index: str = "seed") -> dict:
     return {"verdict": verdict, "numbers": numbers}
 
 
-def _judge_tuned(final: pd.DataFrame) -> list[dict]:
-    """Claim 7 per reading, on the tuned runs' metrics (rule tuning_metrics: readings named
-    by adamix.plan.cells.tuning_reading, one rate per run)."""
-    claim = TUNED
-    base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule,
-            "experiment": "tuning"}  # fmt: skip
-    final = base_reading(final)
-    rows = []
-    for (dataset, reading), group in final.groupby(["dataset", "reading"], sort=False):
-        sizes = ", ".join(f"{s:g}" for s in group["size"].unique())
-        row = {**base, "dataset": dataset, "reading": reading, "sizes": sizes}
-        rows.append({**row, **_verdict(claim, group)})
-    return rows
-
-
 def _judge(claim: Claim, final: pd.DataFrame, experiments: dict) -> list[dict]:
     base = {"claim": claim.number, "statement": claim.statement, "rule": claim.rule}
     mine = {n: e for n, e in experiments.items() if e.get("figure") == claim.figure}
@@ -361,10 +351,10 @@ def write_claims(
     tuned: str | Path | None = None,
     timing: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
-    """claims_table of the metrics files `inputs` (and claim 7 of the tuned runs' metrics
-    file `tuned`, claim 2 of the controlled timing files `timing`, results/timing/{name}.parquet),
-    written as CSV, Markdown and HTML (rule claims; `out`: their paths, keys csv, md,
-    html); each verdict is also logged."""
+    """claims_table of the metrics files `inputs` (and claim 7, claims 1 and 4 rate-matched,
+    of the tuned runs' metrics file `tuned`; claim 2 of the controlled timing files
+    `timing`, results/timing/{name}.parquet), written as CSV, Markdown and HTML (rule
+    claims; `out`: their paths, keys csv, md, html); each verdict is also logged."""
     tuned_metrics = load_metrics([tuned]) if tuned is not None else None
     timed = {Path(path).stem: pd.read_parquet(path) for path in timing}
     table = claims_table(
@@ -380,7 +370,8 @@ def write_claims(
             " seconds). Verdicts: holds, does not hold, inconclusive, not run (the"
             " experiment or one of its runs is absent). The rule of each claim is in its row."
             " Claims 7 and 8 are ours, not the paper's: the tuned comparison, and experiment 5's"
-            " constant-rate baseline."
+            " constant-rate baseline. Claims 1 and 4 are also judged rate-matched (experiment"
+            " tuning: each run at the rate its own search chose)."
         ),
     )
     for row in table.itertuples():

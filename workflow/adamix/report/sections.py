@@ -165,8 +165,8 @@ def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
     return verdicts
 
 
-def headline_section(table: pd.DataFrame) -> str:
-    """Every number the paper prints beside ours, under the readings of the headline."""
+def headline_section(table: pd.DataFrame, claims: pd.DataFrame | None = None) -> str:
+    """Every number the paper prints beside ours per headline reading; claims 1, 4 rate-matched."""
     rows, repeats = paper_rows(table)
     readings = headline_readings(table)
     unpublished = rows.empty  # our numbers alone, at their data sizes
@@ -207,6 +207,7 @@ def headline_section(table: pd.DataFrame) -> str:
         verdicts=verdicts,
         near=NEAR,
         closest=min(distance, key=distance.get) if distance else None,
+        claims=[] if claims is None else claims.astype(str).to_dict("records"),
     )
 
 
