@@ -215,11 +215,15 @@ def headline_section(table: pd.DataFrame, claims: pd.DataFrame | None = None) ->
 
 
 def experiment_sections(table: pd.DataFrame, experiments: dict, figure_link: dict[str, str]) -> str:
-    """Per experiment: its figure and its table under the headline's readings."""
+    """Per experiment that ran under a headline reading: its figure and its table under
+    those readings (the others are in the sections on the readings: ablation, continuum,
+    subsets)."""
     parts = []
     for name, exp in experiments.items():
         rows = table[(table["experiment"] == name) & (table["reading"] == DEFAULT)]
         readings = [r for r in headline_readings(table) if r in exp["readings"]]
+        if not readings:
+            continue
         shown = pd.DataFrame(
             {"run": rows["run"].to_numpy(), "size": rows["size"].map(general).to_numpy()}
         )

@@ -167,7 +167,7 @@ def write_reproduction(
     sections = [
         introduction(),
         setup_section(metrics, pretrain, config),
-        headline_section(table[mnist]),
+        headline_section(table[mnist], paper_claims),
         *primary_sections(inputs, config),
         experiment_sections(table[mnist], paper, links),
         claims_section(paper_claims),
