@@ -124,9 +124,9 @@ def test_every_finetune_job_wrote_schema_conform_falling_metrics(pipeline):
     # new) + exp4 (5 new) + exp5 (0.02: AdaMix+Power and Cons+Cons) + mine (3 new: the
     # user's own rules of tests/plugins/user_rules.py, and Adam+Adam)
     # on MNIST; on Fashion-MNIST exp1's 4 runs, AdaMix+Cons and Cons+AdaMix
-    # + the tuning's search: Cons+Cons and Adam+Adam at 0.01 (at 0.001: jobs above)
+    # + the tuning's search at its own seed: Cons+Cons and Adam+Adam at 0.001 and 0.01
     # + exp1_readings: the 3 adaptive runs per epoch, with g_scale sum and mean
-    assert len(paths) == 27 + 6 + 2 + 6
+    assert len(paths) == 27 + 6 + 4 + 6
     assert len([p for p in paths if p.parts[-6] == "fashion"]) == 6
     epochs = CONFIG["finetune"]["epochs"]
     for path in paths:
@@ -227,8 +227,9 @@ def test_claim_1_is_judged_at_each_reading_of_the_continuum(pipeline):
 
 def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
     """The search's jobs, read back: the chosen rate is the one with the lowest final-epoch
-    validation RER; a rate whose run the experiments already have (0.001 under default) is
-    that job, not a second one; the tuned table reruns it with the study's seeds."""
+    validation RER, at the search's own seed (none of the study's); a rate equal to
+    finetune.lr (0.001 under default) runs under the reading default, not a second name;
+    the tuned table reruns the chosen rate with the study's seeds."""
     tuning = CONFIG["tuning"]
     selected = pd.read_csv(pipeline / "results/tuning/selected.csv")
     assert list(selected["run"]) == tuning["runs"]
@@ -236,7 +237,8 @@ def test_tuning_picks_the_rate_with_the_lowest_validation_rer(pipeline):
         val = {}
         for rate in tuning["rates"]:
             reading = "default" if rate == CONFIG["finetune"]["lr"] else f"default~lr{rate:g}"
-            job = pipeline / f"results/finetune/mnist/{reading}/0.01/{row.run}/seed0"
+            seed = tuning["search_seed"]
+            job = pipeline / f"results/finetune/mnist/{reading}/0.01/{row.run}/seed{seed}"
             val[rate] = pd.read_parquet(job / "metrics.parquet")["val_rer_sse"].iloc[-1]
         assert row.rate == min(val, key=val.get) and row.val_rer == val[row.rate], val
     assert not (pipeline / "results/finetune/mnist/default~lr0.001").exists()
@@ -363,8 +365,12 @@ def test_tables_match_the_parquet_files_and_the_report_is_self_contained(pipelin
 
 def test_the_controlled_timing_feeds_claim_2_and_the_wall_time_table(pipeline):
     exp = CONFIG["experiments"]["exp1"]
-    timing = pd.read_parquet(pipeline / "results/timing/exp1.parquet")
+    timed = pd.read_parquet(pipeline / "results/timing/exp1.parquet")
     rounds = CONFIG["timing"]["rounds"]
+    # the replica of Cons+Cons (the noise floor) beside every run, for each reading
+    replica = timed[timed["replica"]]
+    assert set(replica["run"]) == {"Cons+Cons"} and len(replica) == len(exp["readings"]) * rounds
+    timing = timed[~timed["replica"]]
     assert len(timing) == len(exp["runs"]) * len(exp["readings"]) * rounds
     assert (timing["seconds"] > 0).all() and set(timing["round"]) == set(range(1, rounds + 1))
     # Cons+Cons reads no g_scale: one job timed, its rounds given to both readings

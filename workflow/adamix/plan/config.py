@@ -308,8 +308,15 @@ def check_scorecard(config: Mapping, rules: Sequence[str]) -> None:
     """ValueError unless the scorecard's runs and baselines name registered rules and its
     readings are the config's (and the tuning's, where it tunes) (config `scorecard`)."""
     card, where = config["scorecard"], "config scorecard"
+    tuning_runs = config["tuning"]["runs"]
     check_runs(where, card["runs"], rules)
     check_runs(where, card["baselines"], rules, key="baselines")
+    tuned = card.get("tuned_baselines", tuning_runs)
+    if card["tune"] and (untuned := [r for r in tuned if r not in tuning_runs]):
+        raise ValueError(
+            f"{where}.tuned_baselines: {untuned} are not among tuning.runs, so the study has"
+            " no tuned rate for them"
+        )
     tuned = config["tuning"]["readings"] if card["tune"] else config["readings"]
     for reading in card["readings"]:
         if reading not in tuned:

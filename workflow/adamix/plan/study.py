@@ -218,7 +218,7 @@ class Plan:
             "dataset": t["dataset"], "size": float(t["size"]), "seeds": list(self.seeds),
             "epochs": self.config["finetune"]["epochs"], "lr": self.config["finetune"]["lr"],
             "readings": list(card["readings"]), "baselines": list(card["baselines"]),
-            "tuned_baselines": list(t["runs"]) if card["tune"] else [],
+            "tuned_baselines": list(card.get("tuned_baselines", t["runs"])) if card["tune"] else [],
             "candidates": list(card["runs"]),
         }  # fmt: skip
 

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from adamix.plan.settings import FinetuneSettings
 from adamix.report.figures import DPI, PANEL, save_figure
 from adamix.report.metrics import load_metrics
-from adamix.report.render import markdown, render
+from adamix.report.render import DASH, markdown, render
 from adamix.report.stats import FAILS, HOLDS, UNCLEAR, lower, paired, t_interval
 from adamix.report.tables import final_rows, write_table
 
@@ -125,6 +125,15 @@ def scale_name(s: float) -> str:
     return f"s = 1/{1 / s:,.0f}"
 
 
+def margin_text(mean: float, low: float, high: float) -> str:
+    """ "+0.12 [-0.03, +0.27]"; without an interval (one seed) the mean alone, and a dash
+    without a mean."""
+    if not np.isfinite(mean):
+        return DASH
+    text = f"{mean:+.2f}"
+    return text + (f" [{low:+.2f}, {high:+.2f}]" if np.isfinite(low) and np.isfinite(high) else "")
+
+
 def continuum_section(table: pd.DataFrame, name: str, link: str) -> str:
     """The write-up's section on experiment `name`'s continuum (its table as
     write_continuum wrote it, read back from the CSV): the figure, per update unit the
@@ -142,7 +151,7 @@ def continuum_section(table: pd.DataFrame, name: str, link: str) -> str:
             "best other run": table["best_other"],
             "seeds": table["n_seeds"],
             "margin [95% CI]": [
-                f"{r.margin_mean:+.2f} [{r.margin_ci95_low:+.2f}, {r.margin_ci95_high:+.2f}]"
+                margin_text(r.margin_mean, r.margin_ci95_low, r.margin_ci95_high)
                 for r in table.itertuples()
             ],
             "diverged": table["n_diverged"],
