@@ -468,40 +468,39 @@ def test_setup_tells_the_pauses_and_the_resumed_jobs():
     )
 
 
-def test_within_ten_percent_is_measured_against_our_mean():
+def headline_verdict(runs: dict, std: float = 0.1, seeds: int = 3) -> dict:
+    """The headline's one verdict (sections.headline_verdicts) on exp1 cells at 1/10 under
+    default: runs {run: (paper value, our mean, diverged seeds)}, each over `seeds` seeds
+    with standard deviation `std`."""
     from adamix.report.sections import headline_verdicts, paper_rows
 
-    # paper 10.0, ours 9.05: 9.5% of the paper's value but 10.5% of ours: not near
+    n = len(runs)
+    paper, mean, diverged = (list(column) for column in zip(*runs.values(), strict=True))
     table = pd.DataFrame(
-        {"experiment": ["exp1", "exp1"], "reading": ["default", "default"],
-         "run": ["AdaMix+Power", "Cons+Cons"], "size": [0.1, 0.1],
-         "paper_rer_epoch50": [10.0, 10.0], "rer_mean": [9.05, 9.1],
-         "rer_std": [0.1, 0.1], "n_seeds": [3, 3], "n_diverged": [0, 0]}
+        {"experiment": ["exp1"] * n, "reading": ["default"] * n, "run": list(runs),
+         "size": [0.1] * n, "paper_rer_epoch50": paper, "rer_mean": mean,
+         "rer_std": [std] * n, "n_seeds": [seeds] * n, "n_diverged": diverged}
     )  # fmt: skip
     rows, _ = paper_rows(table)
     (verdict,) = headline_verdicts(table, rows)
+    return verdict
+
+
+def test_within_ten_percent_is_measured_against_our_mean():
+    # paper 10.0, ours 9.05: 9.5% of the paper's value but 10.5% of ours: not near
+    verdict = headline_verdict({"AdaMix+Power": (10.0, 9.05, 0), "Cons+Cons": (10.0, 9.1, 0)})
     assert verdict["near"] == 1  # 9.1: |0.9| / 9.1 = 9.9% of ours; 9.05: 10.5%, not near
     assert verdict["distance"] == pytest.approx((0.95 / 9.05 + 0.9 / 9.1) / 2)
 
 
 def test_a_cell_with_a_diverged_seed_is_a_miss_in_the_headline():
-    from adamix.report.sections import headline_verdicts, paper_rows
-
     # both means equal the paper's value; AdaMix+Power diverged on one of its 3 seeds (its
     # mean is over the other 2): a miss, never a match
-    table = pd.DataFrame(
-        {"experiment": ["exp1", "exp1"], "reading": ["default", "default"],
-         "run": ["AdaMix+Power", "Cons+Cons"], "size": [0.1, 0.1],
-         "paper_rer_epoch50": [9.0, 8.0], "rer_mean": [9.0, 8.0],
-         "rer_std": [0.1, 0.1], "n_seeds": [3, 3], "n_diverged": [1, 0]}
-    )  # fmt: skip
-    rows, _ = paper_rows(table)
-    (verdict,) = headline_verdicts(table, rows)
+    verdict = headline_verdict({"AdaMix+Power": (9.0, 9.0, 1), "Cons+Cons": (8.0, 8.0, 0)})
     assert (verdict["inside"], verdict["near"], verdict["lost"], verdict["ran"]) == (1, 1, 1, 2)
 
 
 def test_a_single_paper_run_is_compared_with_a_prediction_interval():
-    from adamix.report.sections import headline_verdicts, paper_rows
     from adamix.report.stats import prediction_interval, t_quantile_975
 
     # 3 seeds, mean 9.0, sd 0.2: the mean's 95% CI is 9.0 +- 0.50, one run's 95%
@@ -510,13 +509,7 @@ def test_a_single_paper_run_is_compared_with_a_prediction_interval():
     half = t_quantile_975(2) * 0.2 * (4 / 3) ** 0.5
     assert (low, high) == pytest.approx((9.0 - half, 9.0 + half)) and half > 0.99
     assert all(math.isnan(x) for x in prediction_interval(9.0, math.nan, 1))
-    table = pd.DataFrame(
-        {"experiment": ["exp1"], "reading": ["default"], "run": ["AdaMix+Power"],
-         "size": [0.1], "paper_rer_epoch50": [9.8], "rer_mean": [9.0], "rer_std": [0.2],
-         "n_seeds": [3], "n_diverged": [0]}
-    )  # fmt: skip
-    rows, _ = paper_rows(table)
-    (verdict,) = headline_verdicts(table, rows)
+    verdict = headline_verdict({"AdaMix+Power": (9.8, 9.0, 0)}, std=0.2)
     assert verdict["inside"] == 1  # 9.8: outside the mean's CI, inside one run's interval
 
 
