@@ -54,6 +54,17 @@ def snakemake(
     return result
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, pyproject.toml): every module with a test
+    on the `pipeline` run goes to one worker, which runs that run once; each other module
+    goes whole to some worker, so that its module fixtures run once too."""
+    on_pipeline = {item.module.__name__ for item in items if "pipeline" in item.fixturenames}
+    for item in items:
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("pipeline" if module in on_pipeline else module))
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> Path:
     """The whole test config run once through `snakemake --cores 2` (download to figures)."""
