@@ -215,8 +215,9 @@ def test_seeds_from_the_command_line(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", primary.stdout, re.M))
     # claim 1 at seeds 1 and 2: exp1's 4 runs, per epoch its 3 adaptive ones; claim 8:
     # exp5's 2 runs at the 3 sizes above 1/10 under default at seeds 1, 2, per epoch
-    # AdaMix+Power there at seeds 0, 1, 2
-    assert int(counts["finetune"]) == 324 + 2 * (4 + 3) + 2 * 2 * 3 + 3 * 3
+    # AdaMix+Power there at seeds 0, 1, 2; the subset's test (decide.subset auto): exp1's 7
+    # jobs under the per-seed subsets at seeds 1 and 2 (seed 0's are exp1_subsets')
+    assert int(counts["finetune"]) == 324 + 2 * (4 + 3) + 2 * 2 * 3 + 3 * 3 + 2 * 7
     result = snakemake(
         workdir, "-n", "--config", "seeds=[0]", "decide={writeup: false}", config=None
     )

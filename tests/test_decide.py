@@ -10,11 +10,25 @@ import shutil
 import pandas as pd
 import pytest
 import scipy.stats
+from test_plan import load_config
 from test_tables import job_rows
 
-from adamix.report.decide import look, read_look, write_decide_table
+from adamix.plan.config import per_seed_reading
+from adamix.plan.decide import look_entries, subset_entries
+from adamix.plan.study import Plan
+from adamix.report.decide import (
+    decide_headline,
+    decide_section,
+    decide_table,
+    look,
+    read_look,
+    subset_verdict,
+    write_decide_table,
+    write_look,
+)
 from adamix.report.metrics import write_metrics
 from adamix.report.stats import FAILS, HOLDS, UNCLEAR
+from adamix.schedules.registry import catalog
 from conftest import snakemake
 
 LOOKS = [3, 5, 10]
@@ -81,8 +95,6 @@ def test_a_diverged_seed_is_a_loss_and_the_cap_stops_the_looks(tmp_path):
 
 
 def test_the_writeup_section_gives_each_hypothesis_its_verdict_and_seeds(tmp_path):
-    from adamix.report.decide import decide_section, write_look
-
     clear = {"Cons+Cons": [8.0, 8.2, 8.1], "AdaMix+Power": [7.0, 7.1, 7.1]}
     noisy = {"Cons+Cons": [8.0, 8.1, 8.2], "AdaMix+Power": [8.3, 7.9, 8.1]}
     found = entries(tmp_path, "claim8 default", clear) + entries(
@@ -104,34 +116,112 @@ def test_the_writeup_section_gives_each_hypothesis_its_verdict_and_seeds(tmp_pat
     assert "`default` and `per_epoch`" in text and "looks at 2, 3 seeds" in text
 
 
+def subset_jobs(tmp_path, finals: dict) -> list[list]:
+    """Job files whose final test RER is finals[(reading, per_seed)][run][seed], and the
+    entries of the subset's test that read them ([reading, run, seed, per_seed, path])."""
+    out = []
+    for (reading, per_seed), runs in finals.items():
+        for run, values in runs.items():
+            for seed, final in enumerate(values):
+                path = tmp_path / f"subset-{reading}-{run}-{seed}.parquet"
+                write_metrics(job_rows(run, 0.1, seed, final, reading=reading), path)
+                out.append([reading, run, seed, per_seed, str(path)])
+    return out
+
+
+def test_the_subset_test_pools_runs_and_readings_and_decides_at_alpha(tmp_path):
+    finals = {
+        ("default", False): {"A+A": [8.0, 8.1, 8.2], "B+B": [7.0, 7.2, 7.4]},  # var .01, .04
+        ("subset-per_seed", True): {"A+A": [8.0, 9.0, 10.0], "B+B": [7.0, 8.0, 9.0]},  # 1, 1
+    }
+    found = subset_verdict(subset_jobs(tmp_path, finals), 0.05)
+    # pooled over (reading, run): fixed (0.02 + 0.08) / 4 = 0.025, per seed 4 / 4 = 1
+    assert found["var_fixed"] == pytest.approx(0.025) and found["var_per_seed"] == pytest.approx(1)
+    assert (found["df_fixed"], found["df_per_seed"]) == (4, 4)
+    assert found["f"] == pytest.approx(40) and found["share"] == pytest.approx(0.975)
+    assert found["p"] == pytest.approx(scipy.stats.f.sf(40, 4, 4)) and found["matters"]
+    finals[("subset-per_seed", True)] = {"A+A": [8.0, 8.2, 8.1], "B+B": [7.3, 7.1, 7.2]}
+    found = subset_verdict(subset_jobs(tmp_path, finals), 0.05)
+    assert found["f"] == pytest.approx(0.01 / 0.025) and not found["matters"]  # var .01, .01
+
+
+def test_added_seeds_read_the_per_seed_subset_jobs_once_it_matters():
+    plan = Plan(load_config(), catalog())  # config.yaml: seeds 0-2, looks 3, 5, 10
+    assert per_seed_reading(plan.config, "per_epoch") == "per_epoch_subset-per_seed"
+    counts = {"claim1 default": 5, "claim1 per_epoch": 3, "claim8 default": 3,
+              "claim8 per_epoch": 3}  # fmt: skip
+    for per_seed, reading in ((False, "default"), (True, "subset-per_seed")):
+        found = [e for e in look_entries(plan, counts, per_seed) if e[0] == "claim1 default"]
+        assert len(found) == 4 * 5  # exp1's four runs at seeds 0-4
+        for _, hypothesis_reading, run, size, seed, path in found:
+            job = reading if seed >= 3 else "default"
+            assert hypothesis_reading == "default"
+            assert path == f"results/finetune/mnist/{job}/{size}/{run}/seed{seed}/metrics.parquet"
+    # the test: exp1 at look 1's seeds under both primary readings and their per-seed
+    # counterparts, each job once (Cons+Cons reads no adaptive setting: one job per subset)
+    tested = subset_entries(plan)
+    assert len(tested) == len({e[-1] for e in tested}) == (4 + 3) * 2 * 3
+    assert {(e[0], e[3]) for e in tested} == {
+        ("default", False), ("per_epoch", False),
+        ("subset-per_seed", True), ("per_epoch_subset-per_seed", True),
+    }  # fmt: skip
+    config = {**plan.config, "readings": {"default": {}, "per_epoch": {"update": "epoch"}}}
+    with pytest.raises(ValueError, match="no reading is 'default' with its subset drawn per seed"):
+        per_seed_reading(config, "default")
+
+
+def test_the_headline_and_section_say_which_subset_the_added_seeds_used(tmp_path):
+    clear = {"Cons+Cons": [8.0, 8.2, 8.1], "AdaMix+Power": [7.0, 7.1, 7.1]}
+    result = look(entries(tmp_path, "claim8 default", clear), 1, [3, 5], 0.05)
+    result["subset"] = {"mode": "auto", "per_seed": True, "f": 40.0, "p": 0.0018}
+    table = decide_table(result).astype(str)
+    assert set(table["added seeds' subset"]) == {"per seed"}
+    assert set(table["subset test"]) == {"F = 40.00, p = 0.0018"}
+    text = decide_section(table, {"readings": ["default"], "looks": [3, 5], "alpha": 0.05})
+    assert "(one-sided F-test at alpha 0.05): F = 40.00, p = 0.0018." in text
+    assert "had one, they would have trained on subsets drawn per seed" in text
+    assert "added seeds' subset" not in text  # a sentence, not two repeated columns
+    line = decide_headline(table)
+    assert "claim 8 holds under `default` (3 seeds)." in line
+    assert "The data subset adds variance over seeds (F = 40.00, p = 0.0018)" in line
+    result["subset"] = {"mode": "shared", "per_seed": False}  # no test ran: nothing to say
+    assert "subset" not in decide_headline(decide_table(result).astype(str))
+
+
 @pytest.fixture(scope="module")
 def decided(pipeline, tmp_path_factory):
     """A copy of the finished test run, then `snakemake decide` with looks of 2 and 3
-    seeds (the test config has one seed: the looks add seeds 1 and 2)."""
+    seeds (the test config has one seed: the looks add seeds 1 and 2), under the primary
+    reading `default` (per_epoch's jobs are planned alike: test_added_seeds_read_...)."""
     workdir = tmp_path_factory.mktemp("decide") / "wf"
     shutil.copytree(pipeline, workdir, ignore=shutil.ignore_patterns("locks"))
-    snakemake(workdir, "--cores", "2", "decide", "--config", "decide={looks: [2, 3]}")
+    decide = "decide={looks: [2, 3], readings: [default]}"
+    snakemake(workdir, "--cores", "2", "decide", "--config", decide)
     return workdir
 
 
 def test_decide_adds_seeds_only_to_undecided_hypotheses(decided):
     first = read_look(decided / "results/decide/look1.json")
     hypotheses = first["hypotheses"]
-    assert set(hypotheses) == {f"{c} {r}" for c in ("claim1", "claim8")
-                               for r in ("default", "per_epoch")}  # fmt: skip
+    assert set(hypotheses) == {"claim1 default", "claim8 default"}
     assert {h["seeds"] for h in hypotheses.values()} == {2}
     undecided = {n for n, h in hypotheses.items() if h["verdict"] == UNCLEAR}
     assert {n for n, h in hypotheses.items() if h["next"] == 3} == undecided
+    # Look 1 tested the subset (decide.subset `auto`) on exp1 at seeds 0 and 1, the fixed
+    # subset against the per-seed one, and look 2's seed trains on what it decided.
+    subset = first["subset"]
+    assert subset["mode"] == "auto" and subset["per_seed"] == (subset["p"] < 0.05)
+    assert (subset["df_fixed"], subset["df_per_seed"]) == (4, 4)  # exp1's 4 runs, 2 seeds
+    for seed in (0, 1):
+        assert (decided / f"results/data/mnist/seed{seed}/subset_0.01.npz").exists()
+    reading = "subset-per_seed" if subset["per_seed"] else "default"
     # Seed 2 ran exactly for the cells of the hypotheses still undecided after look 1.
     seed2 = {p.parent.parent for p in (decided / "results/finetune").rglob("seed2/metrics.parquet")}
     expected = set()
     for name in undecided:
-        claim, reading = name.split()
-        runs, sizes = (EXP1, ["0.01"]) if claim == "claim1" else (["AdaMix+Power", "Cons+Cons"],
-                                                                   ["0.01", "0.02"])  # fmt: skip
-        # Cons+Cons reads no adaptive setting: its per_epoch cell is the default job's
-        job_reading = {run: "default" if run == "Cons+Cons" else reading for run in runs}
-        expected |= {decided / f"results/finetune/mnist/{job_reading[r]}/{s}/{r}"
+        runs, sizes = (EXP1, ["0.01"]) if name.startswith("claim1") else (
+            ["AdaMix+Power", "Cons+Cons"], ["0.01", "0.02"])  # fmt: skip
+        expected |= {decided / f"results/finetune/mnist/{reading}/{s}/{r}"
                      for r in runs for s in sizes}  # fmt: skip
     assert seed2 == expected
     last = decided / ("results/decide/look2.json" if undecided else "results/decide/look1.json")

@@ -241,16 +241,34 @@ def decide_counts(look: int) -> dict:
         return {name: h["next"] for name, h in json.load(f)["hypotheses"].items()}
 
 
+def decide_subset(look: int) -> dict:
+    """The subset that the seeds `look` adds train on (`per_seed`): config decide.subset;
+    under `auto`, shared at look 1, then as look 1 decided (its JSON's `subset`)."""
+    mode = config["decide"]["subset"]
+    if look == 1 or mode != "auto":
+        return {"mode": mode, "per_seed": mode == "per_seed"}
+    with open(checkpoints.decide_look.get(look="1").output[0]) as f:
+        return json.load(f)["subset"]
+
+
+def decide_subset_entries(look: int) -> list:
+    """The jobs whose spread tells look 1 whether the subset adds variance (under `auto`)."""
+    if look != 1 or config["decide"]["subset"] != "auto":
+        return []
+    return decide_plan.subset_entries(PLAN)
+
+
 def decide_entries(look: int) -> list:
     """[hypothesis, reading, run, size, seed, metrics] of the jobs `look` reads."""
-    return decide_plan.look_entries(PLAN, decide_counts(look))
+    per_seed = decide_subset(look)["per_seed"]
+    return decide_plan.look_entries(PLAN, decide_counts(look), per_seed)
 
 
 def get_decide_look_input(wildcards):
-    """The fine-tuning parquets the look reads, each once."""
-    return list(
-        dict.fromkeys(entry[-1] for entry in decide_entries(int(wildcards.look)))
-    )
+    """The fine-tuning parquets the look reads and, at look 1, those of the subset's test."""
+    look = int(wildcards.look)
+    found = [e[-1] for e in decide_entries(look) + decide_subset_entries(look)]
+    return list(dict.fromkeys(found))
 
 
 def get_publish_added(wildcards):

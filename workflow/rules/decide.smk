@@ -2,7 +2,9 @@
 # pre-registered analysis (docs/paper.md) are decided. Each look is a checkpoint: it reads
 # its jobs' final test RER, judges every hypothesis (adamix.report.decide) and says how
 # many seeds each needs next; the next look's jobs follow from that, so only undecided
-# hypotheses get new seeds, up to the last count of decide.looks.
+# hypotheses get new seeds, up to the last count of decide.looks. Look 1 also tests
+# whether the data subset adds variance; under decide.subset `auto` the seeds added from
+# look 2 on then train on per-seed subsets.
 
 
 checkpoint decide_look:
@@ -19,6 +21,8 @@ checkpoint decide_look:
         "../../envs/adamix.yaml"
     params:
         entries=lambda wc: decide_entries(int(wc.look)),
+        subset=lambda wc: decide_subset(int(wc.look)),
+        subset_entries=lambda wc: decide_subset_entries(int(wc.look)),
         looks=config["decide"]["looks"],
         alpha=config["decide"]["alpha"],
     script:

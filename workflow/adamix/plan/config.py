@@ -158,6 +158,20 @@ def subset_choice(overrides: Mapping) -> str:
     return overrides.get("subset", DATA_OVERRIDES["subset"])
 
 
+def per_seed_reading(config: Mapping, reading: str) -> str:
+    """The reading of config `readings` that is `reading` with the subset drawn per seed
+    (its overrides plus ``subset: per_seed``)."""
+    readings = config["readings"]
+    want = {**readings[reading], "subset": "per_seed"}
+    found = [name for name, overrides in readings.items() if dict(overrides) == want]
+    if not found:
+        raise ValueError(
+            f"config decide.subset: no reading is {reading!r} with its subset drawn per seed; add"
+            f" one to config readings: {want}"
+        )
+    return found[0]
+
+
 def subset_seed_of(subset_seed: int, seed) -> int:
     """The seed of the per-seed subset of training seed `seed` (a reading's `subset:
     per_seed`): 1000 * (1 + subset_seed) + seed. At least 1000 * (1 + subset_seed), so
@@ -332,14 +346,17 @@ def check_scorecard(config: Mapping, rules: Sequence[str]) -> None:
 
 
 def check_decide(config: Mapping) -> None:
-    """ValueError unless the primary readings are the config's and the looks increase
-    (config `decide`)."""
+    """ValueError unless the primary readings are the config's, each with a per-seed subset
+    counterpart unless decide.subset is `shared`, and the looks increase (config `decide`)."""
     decide, where = config["decide"], "config decide"
     for reading in decide["readings"]:
         if reading not in config["readings"]:
             raise ValueError(f"{where}.readings: '{reading}' is not a key of readings")
     if list(decide["looks"]) != sorted(decide["looks"]):
         raise ValueError(f"{where}.looks: {decide['looks']} must increase")
+    if decide["subset"] != "shared":  # the added seeds may train on per-seed subsets
+        for reading in decide["readings"]:
+            per_seed_reading(config, reading)
     # the seeds a look adds: the next integers above the config's (adamix.plan.decide)
     seeds = list(config["seeds"])
     added = range(max(seeds) + 1, max(seeds) + 1 + max(decide["looks"]) - len(seeds))

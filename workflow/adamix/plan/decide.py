@@ -5,13 +5,18 @@ A hypothesis is a primary claim under a primary reading (config ``decide.reading
 Look 1 reads every hypothesis at the first count of ``decide.looks`` seeds; each later
 look reads the counts that the look before asked for (adamix.report.decide), so seeds are
 added only to the cells of hypotheses still undecided, up to the last count.
+
+The seeds added beyond config ``seeds`` train on the shared subset or on a subset drawn per
+seed (config ``decide.subset``): under ``auto``, the pre-registered rule, per seed from
+look 2 on where look 1 found that the subset adds variance (adamix.report.decide
+.subset_verdict, on the jobs of subset_entries).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from adamix.plan.config import size_label
+from adamix.plan.config import per_seed_reading, size_label
 
 # A primary claim and the experiment whose runs and sizes it compares: claim 1 at the
 # experiment's first size (AdaMix+Power against the best other run), claim 8 at each size
@@ -42,16 +47,40 @@ def seed_list(seeds: Sequence[int], n: int) -> list[int]:
     return out
 
 
-def look_entries(plan, counts: Mapping[str, int]) -> list[list]:
+def look_entries(plan, counts: Mapping[str, int], per_seed: bool = False) -> list[list]:
     """[hypothesis, reading, run, size, seed, metrics parquet] of every job a look reads,
-    each hypothesis at counts[hypothesis] seeds (`plan`: an adamix.plan.study.Plan)."""
+    each hypothesis at counts[hypothesis] seeds (`plan`: an adamix.plan.study.Plan); with
+    `per_seed`, the seeds beyond config `seeds` read the jobs of the reading's per-seed
+    subset counterpart (per_seed_reading)."""
     entries = []
     for name, (claim, reading) in hypotheses(plan.config).items():
         exp = plan.experiments[CLAIMS[claim]]
         sizes = exp["sizes"][:1] if claim == "claim1" else exp["sizes"]
+        added = per_seed_reading(plan.config, reading) if per_seed else reading
         for size in sizes:
             for run in exp["runs"]:
                 for seed in seed_list(plan.seeds, counts[name]):
-                    job = plan.job(exp["dataset"], reading, size, run, seed)
+                    job_reading = reading if seed in plan.seeds else added
+                    job = plan.job(exp["dataset"], job_reading, size, run, seed)
                     entries.append([name, reading, run, size_label(size), seed, job.metrics])
     return entries
+
+
+def subset_entries(plan) -> list[list]:
+    """[reading, run, seed, per_seed, metrics parquet] of the jobs whose spread over seeds
+    tells whether the subset adds variance (config decide.subset `auto`): experiment 1's
+    runs at its first size and look 1's seeds, under each primary reading (per_seed False)
+    and its per-seed subset counterpart (True)."""
+    exp = plan.experiments[CLAIMS["claim1"]]
+    seeds = seed_list(plan.seeds, plan.config["decide"]["looks"][0])
+    entries = {}  # each job once: a run that reads no adaptive setting shares its jobs
+    for reading in plan.config["decide"]["readings"]:
+        for job_reading, per_seed in (
+            (reading, False),
+            (per_seed_reading(plan.config, reading), True),
+        ):
+            for run in exp["runs"]:
+                for seed in seeds:
+                    job = plan.job(exp["dataset"], job_reading, exp["sizes"][0], run, seed)
+                    entries.setdefault(job.metrics, [job_reading, run, seed, per_seed])
+    return [[*entry, path] for path, entry in entries.items()]

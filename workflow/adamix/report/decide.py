@@ -6,6 +6,10 @@ Claim 1 under a reading pairs AdaMix+Power with the other run of experiment 1 th
 the lowest mean final test RER at this look; claim 8 pairs AdaMix+Power with Cons+Cons at
 every size of experiment 5 and holds only where it holds at every size. A seed where one
 run diverged is that run's loss (a difference of +inf or -inf), never dropped.
+
+Look 1 also judges whether the data subset adds variance (subset_verdict): if it does,
+the seeds added from look 2 on train on subsets drawn per seed (config decide.subset
+`auto`, adamix.plan.decide).
 """
 
 from __future__ import annotations
@@ -23,16 +27,17 @@ from adamix.report.metrics import load_metrics
 from adamix.report.render import markdown, render
 from adamix.report.sequential import detectable, p_value_of, seeds_needed, verdicts
 from adamix.report.stats import UNCLEAR, Paired, paired, t_interval
+from adamix.report.subsets import subset_share
 from adamix.report.tables import final_rows, write_table
 
 CANDIDATE, BASELINE = "AdaMix+Power", "Cons+Cons"
 ENTRY = ["hypothesis", "reading", "run", "size", "seed", "path"]
 
 
-def final_rer(entries: Sequence[Sequence]) -> pd.DataFrame:
-    """One row per entry (ENTRY: [hypothesis, reading, run, size, seed, metrics parquet]):
-    its job's final test RER `rer` (+inf where it diverged) and `failed`."""
-    frame = pd.DataFrame([list(e) for e in entries], columns=ENTRY)
+def final_rer(entries: Sequence[Sequence], columns: Sequence[str] = ENTRY) -> pd.DataFrame:
+    """One row per entry (`columns`, the last one the job's metrics parquet): its job's
+    final test RER `rer` (+inf where it diverged) and `failed`."""
+    frame = pd.DataFrame([list(e) for e in entries], columns=list(columns))
     final = {}
     for path in dict.fromkeys(frame["path"]):
         row = final_rows(load_metrics([path])).iloc[-1]
@@ -40,6 +45,20 @@ def final_rer(entries: Sequence[Sequence]) -> pd.DataFrame:
     frame["rer"] = [final[p][0] for p in frame["path"]]
     frame["failed"] = [final[p][1] for p in frame["path"]]
     return frame
+
+
+def subset_verdict(entries: Sequence[Sequence], alpha: float) -> dict:
+    """Whether the subset adds variance over seeds (the pre-registered rule, docs/paper.md):
+    `entries` ([reading, run, seed, per_seed, metrics parquet], adamix.plan.decide
+    .subset_entries) give final test RERs; the variance over seeds within each reading and
+    run, pooled under the fixed and under the per-seed subsets, and the one-sided F-test of
+    their ratio (adamix.report.subsets.subset_share); it `matters` where p < alpha."""
+    frame = final_rer(entries, ["reading", "run", "seed", "per_seed", "path"])
+    rows = frame.assign(reading=frame["reading"] + " " + frame["run"], run="pooled")
+    share = subset_share(rows).iloc[0]
+    verdict = {k: float(share[k]) for k in ("var_fixed", "var_per_seed", "share", "f", "p")}
+    verdict |= {k: int(share[k]) for k in ("df_fixed", "df_per_seed")}
+    return verdict | {"matters": bool(share["p"] < alpha)}  # NaN (no variance): it does not
 
 
 def differences(frame: pd.DataFrame) -> dict[str, dict[str, Paired]]:
@@ -101,9 +120,14 @@ def _part(pair: Paired, alpha: float, looks: Sequence[int], m: int) -> dict:
     }
 
 
-def write_look(entries: Sequence[Sequence], out: str | Path, number: int, looks, alpha) -> dict:
-    """look(...) written as JSON (NaN as null)."""
+def write_look(
+    entries: Sequence[Sequence], out: str | Path, number: int, looks, alpha, subset=None
+) -> dict:
+    """look(...) written as JSON (NaN as null), with `subset` (a mapping: the subset the
+    seeds added beyond config `seeds` train on, and why) where given."""
     result = look(entries, number, looks, alpha)
+    if subset is not None:
+        result["subset"] = dict(subset)
     text = json.dumps(_nan_to_none(result), indent=1)
     with atomic(out) as tmp:
         Path(tmp).write_text(text + "\n")
@@ -126,7 +150,12 @@ def read_look(path: str | Path) -> dict:
 def decide_table(result: Mapping) -> pd.DataFrame:
     """One row per hypothesis and part of the last look: seeds, verdict, p, the mean
     difference with its 95% interval, diverged seeds, and, where still undecided at the
-    cap, the smallest effect the study could have detected."""
+    cap, the smallest effect the study could have detected; then the subset the added
+    seeds trained on and look 1's test of it (the same on every row)."""
+    subset = result.get("subset", {"mode": "shared", "per_seed": False})
+    test = ""
+    if "f" in subset:
+        test = f"F = {_number(subset['f'], '{:.2f}')}, p = {_number(subset['p'], '{:.2g}')}"
     rows = []
     for h in result["hypotheses"].values():
         capped = h["verdict"] == UNCLEAR and h["seeds"] == result["looks"][-1]
@@ -138,6 +167,8 @@ def decide_table(result: Mapping) -> pd.DataFrame:
                 f"[{_number(d['low'], '{:+.2f}')}, {_number(d['high'], '{:+.2f}')}]",
                 "diverged seeds": d["diverged"],
                 "detectable": _number(d["detectable"], "{:.2f}") if capped else "",
+                "added seeds' subset": "per seed" if subset["per_seed"] else "shared",
+                "subset test": test,
             })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -156,9 +187,33 @@ def write_decide_table(last_look: str | Path, out: Mapping) -> None:
         " split by Holm across the hypotheses and evenly over the looks; difference:"
         " AdaMix+Power minus its opponent, per seed (below 0: AdaMix+Power ends lower);"
         " detectable: for a hypothesis undecided at the last look, the half-width of its"
-        " interval at the most lenient level, the smallest effect the study could detect."
+        " interval at the most lenient level, the smallest effect the study could detect;"
+        " added seeds' subset: the subset the seeds beyond config `seeds` trained on (from"
+        " look 2 on under decide.subset `auto`), after look 1's one-sided F-test of the"
+        " variance over seeds under per-seed against the shared subset (subset test)."
     )
     write_table(decide_table(result), out, "Seeds until decided", note)
+
+
+def _hypotheses(table: pd.DataFrame) -> list[dict]:
+    """Per hypothesis of the decide table (cells as strings): claim, reading, verdict,
+    seeds, whether it stopped at the cap undecided, and the effect it could have detected."""
+    return [
+        {"claim": claim, "reading": reading, "verdict": rows["verdict"].iloc[0],
+         "seeds": int(rows["seeds"].iloc[0]),
+         "capped": any(rows["detectable"].astype(str) != ""),
+         "detectable": ", ".join(str(d) for d in rows["detectable"] if str(d) != "")}
+        for (claim, reading), rows in table.groupby(["claim", "reading"], sort=False)
+    ]  # fmt: skip
+
+
+def _subset(table: pd.DataFrame) -> dict:
+    """The subset the added seeds trained on (`per_seed`) and look 1's test of it (`test`,
+    "" where none ran), from the decide table's last two columns where it has them."""
+    if "added seeds' subset" not in table:
+        return {"per_seed": False, "test": ""}
+    first = table.iloc[0]
+    return {"per_seed": first["added seeds' subset"] == "per seed", "test": first["subset test"]}
 
 
 def decide_section(table: pd.DataFrame, decide: Mapping) -> str:
@@ -166,18 +221,21 @@ def decide_section(table: pd.DataFrame, decide: Mapping) -> str:
     from its CSV, cells as strings) and one sentence per hypothesis. `decide`: the config's
     `decide` block (readings, looks, alpha)."""
     table = table.fillna("")
-    hypotheses = [
-        {"claim": claim, "reading": reading, "verdict": rows["verdict"].iloc[0],
-         "seeds": int(rows["seeds"].iloc[0]),
-         "capped": any(rows["detectable"].astype(str) != ""),
-         "detectable": ", ".join(str(d) for d in rows["detectable"] if str(d) != "")}
-        for (claim, reading), rows in table.groupby(["claim", "reading"], sort=False)
-    ]  # fmt: skip
+    hypotheses = _hypotheses(table)
     return render(
         "decide.md.j2",
         readings=decide["readings"],
         looks=decide["looks"],
         alpha=decide["alpha"],
         hypotheses=hypotheses,
-        table=markdown(table),
+        subset=_subset(table),
+        added=max(h["seeds"] for h in hypotheses) > decide["looks"][0],
+        table=markdown(table.drop(columns=["added seeds' subset", "subset test"], errors="ignore")),
     )
+
+
+def decide_headline(table: pd.DataFrame) -> str:
+    """The primary analysis in one paragraph for the headline: each hypothesis's verdict
+    and seeds, and the subset the added seeds trained on where look 1 tested it."""
+    table = table.fillna("")
+    return render("decide_headline.md.j2", hypotheses=_hypotheses(table), subset=_subset(table))
