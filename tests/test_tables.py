@@ -306,6 +306,24 @@ def test_walltime_interval_stays_positive_where_the_t_interval_would_not():
     assert row["seconds_ci95_high"] == pytest.approx(math.exp(math.log(100) / 3 + half))
 
 
+def test_the_walltime_section_states_the_counted_update_cost():
+    from adamix.report.walltime import walltime_section
+
+    finals = {run: [8.0, 8.0, 8.0] for run in EXPERIMENTS["exp1"]["runs"]}
+    table = tables.walltime_table(metrics(finals, epochs=2), "exp1", EXPERIMENTS["exp1"], epoch=2)
+    text = walltime_section(table, "exp1", 2, "exp1_walltime.png")
+    assert "Claim 2 by analysis" not in text  # no timing, no counts: nothing to state
+    counted = {"AdaMix+Power": (5, 10, 56.7, 28.3), "AdaGrad+AdaGrad": (5, 8, 56.7, 22.7)}
+    for run, (streams, flops, mb, mflops) in counted.items():
+        row = table["run"] == run
+        table.loc[row, tables.UPDATE_COST] = [streams, flops, mb, mflops]
+    text = walltime_section(table, "exp1", 2, "exp1_walltime.png")
+    assert (
+        "Per weight element: AdaGrad+AdaGrad 5 passes and 8 flops (56.7 MB and 22.7 Mflop per"
+        " step); AdaMix+Power 5 passes and 10 flops (56.7 MB and 28.3 Mflop per step)."
+    ) in text
+
+
 def test_write_table(tmp_path):
     df = pd.DataFrame({"run": ["Cons+Cons", "AdaMix+Power"], "rer": [8.371234, math.nan]})
     paths = [tmp_path / f"t.{ext}" for ext in ("csv", "md", "html")]

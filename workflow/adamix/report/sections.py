@@ -15,7 +15,6 @@ from adamix.report.paper import paper_results
 from adamix.report.render import (
     DASH,
     general,
-    interval,
     markdown,
     number,
     ours,
@@ -24,12 +23,10 @@ from adamix.report.render import (
     signed,
 )
 from adamix.report.stats import prediction_interval
-from adamix.report.tables import BASELINE, JOB, WALLTIME_COLUMNS
+from adamix.report.tables import BASELINE, JOB
 
 DEFAULT = "default"  # the paper's literal reading, first in the headline
-# The readings the headline shows side by side: the literal one and the one that reads the
-# adaptive rules' gradient as the minibatch mean (docs/paper.md, ambiguity 5).
-HEADLINE_READINGS = (DEFAULT, "g_scale-mean")
+HEADLINE_READINGS = (DEFAULT, "g_scale-mean")  # side by side; the mean: paper.md ambiguity 5
 NEAR = 0.10  # "near" the paper: within 10% of its value (headline, pre-training ablation)
 PRETRAIN_RUNS = ["Cons+Cons", "Cons+None", "None+Cons"]  # experiment 2's runs
 PAUSE_S = 600  # no epoch of any job finished for this long: the run was stopped
@@ -165,8 +162,9 @@ def headline_verdicts(table: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
     return verdicts
 
 
-def headline_section(table: pd.DataFrame, claims: pd.DataFrame | None = None) -> str:
-    """Every number the paper prints beside ours per headline reading; claims 1, 4 rate-matched."""
+def headline_section(table: pd.DataFrame, claims=None, primary: str = "") -> str:
+    """Every number the paper prints beside ours per headline reading; claims 1, 4 rate-matched
+    (`claims`: the rows of claims.csv); `primary`: the primary analysis in one paragraph."""
     rows, repeats = paper_rows(table)
     readings = headline_readings(table)
     unpublished = rows.empty  # our numbers alone, at their data sizes
@@ -208,6 +206,7 @@ def headline_section(table: pd.DataFrame, claims: pd.DataFrame | None = None) ->
         near=NEAR,
         closest=min(distance, key=distance.get) if distance else None,
         claims=[] if claims is None else claims.astype(str).to_dict("records"),
+        primary=primary,
     )
 
 
@@ -358,43 +357,3 @@ def pretraining_section(table: pd.DataFrame, config: dict) -> str:
     ]  # fmt: skip
     context["near"] = [f"{epochs[r]}" for r in near]
     return render("pretraining.md.j2", **context)
-
-
-def walltime_section(walltime: pd.DataFrame, name: str, epochs: int, figure_link: str) -> str:
-    """One experiment's fine-tuning seconds and ratios to Cons+Cons beside the paper's. The
-    intervals are those of the geometric means (exp of the t-interval of the mean log:
-    positive, as seconds are); the controlled timing's noise floor, how far apart two
-    identical Cons+Cons jobs came out (adamix.report.timing), beside its ratios."""
-    walltime = walltime.reindex(columns=WALLTIME_COLUMNS)  # a table of before the floor
-    shown = pd.DataFrame(
-        {
-            "reading": walltime["reading"],
-            "size": walltime["size"].map(general),
-            "run": walltime["run"],
-            "ours: seconds, mean": walltime["seconds_mean"].map(number),
-            "ours: geometric mean [95% CI]": [
-                _positive(r.seconds_gmean, r.seconds_ci95_low, r.seconds_ci95_high)
-                for r in walltime.itertuples()
-            ],
-            f"ours: ratio to {BASELINE}": walltime["ratio_to_cons"].map(number),
-            "paper: seconds": walltime["paper_seconds"].map(number),
-            f"paper: ratio to {BASELINE}": walltime["paper_ratio_to_cons"].map(number),
-            "controlled: ms per step, geometric mean [95% CI]": [
-                _positive(r.step_ms_gmean, r.step_ms_ci95_low, r.step_ms_ci95_high)
-                for r in walltime.itertuples()
-            ],
-            f"controlled: ratio to {BASELINE}": walltime["step_ratio_to_cons"].map(number),
-            "controlled: noise floor": [
-                DASH if pd.isna(x) else f"±{x:.1%}" for x in walltime["step_noise_floor"]
-            ],
-        }
-    )
-    return render(
-        "walltime.md.j2",
-        name=name, epochs=epochs, baseline=BASELINE, link=figure_link, table=markdown(shown),
-    )  # fmt: skip
-
-
-def _positive(centre: float, low: float, high: float) -> str:
-    """A geometric mean and its interval: "12.30 [10.10, 14.90]"; a dash without one."""
-    return DASH if pd.isna(centre) else f"{centre:.2f} " + interval(low, high)

@@ -130,11 +130,14 @@ def experiment_table(
 
 # ------------------------------------------------------------------ wall time
 
+# Claim 2 by analysis, per run as the controlled timing records it (adamix.schedules.cost):
+# per weight element the update's streams over memory and flops, per step its MB and Mflop.
+UPDATE_COST = ["update_streams", "update_flops", "update_mb", "update_mflops"]
 WALLTIME_COLUMNS = [
     "reading", "size", "run", "epoch", "n_seeds", "n_diverged", "seconds_mean", "seconds_std",
     "seconds_gmean", "seconds_ci95_low", "seconds_ci95_high", "ratio_to_cons", "paper_seconds",
     "paper_ratio_to_cons", "step_ms_mean", "step_ms_gmean", "step_ms_ci95_low",
-    "step_ms_ci95_high", "step_ratio_to_cons", "step_noise_floor",
+    "step_ms_ci95_high", "step_ratio_to_cons", "step_noise_floor", *UPDATE_COST,
 ]  # fmt: skip
 
 
@@ -152,8 +155,9 @@ def step_milliseconds(timing: pd.DataFrame) -> pd.DataFrame:
     """Per reading and run of the controlled timing (rule step_timing: seconds per training step
     per round): milliseconds per step over rounds, the mean, the geometric mean and its 95%
     interval (positive_interval), the mean over rounds of the ratio to Cons+Cons's step in
-    the same round (NaN without Cons+Cons), and the timing's noise floor (relative,
-    adamix.report.timing.noise_floor; NaN without the replica, whose rows are left out)."""
+    the same round (NaN without Cons+Cons), the timing's noise floor (relative,
+    adamix.report.timing.noise_floor; NaN without the replica, whose rows are left out) and
+    the update's counted cost (UPDATE_COST; NaN in a timing of before the counts)."""
     floor = noise_floor(timing)
     timing = measured(timing)
     base = timing.loc[timing["run"] == BASELINE, ["reading", "round", "seconds"]]
@@ -165,7 +169,8 @@ def step_milliseconds(timing: pd.DataFrame) -> pd.DataFrame:
             {"reading": reading, "run": run, "step_ms_mean": 1000 * rounds["seconds"].mean(),
              **{f"step_ms_{k}": v for k, v in ms.items()},
              "step_ratio_to_cons": (rounds["seconds"] / rounds["seconds_cons"]).mean(),
-             "step_noise_floor": math.nan if floor is None else floor["floor"]}
+             "step_noise_floor": math.nan if floor is None else floor["floor"],
+             **{c: rounds[c].iloc[0] if c in rounds else math.nan for c in UPDATE_COST}}
         )  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -25,7 +25,7 @@ from adamix.plan.config import dataset_of, walltime_experiments
 from adamix.report.beyond import dataset_section, tuning_section
 from adamix.report.continuum import continuum_section
 from adamix.report.convergence import convergence_section
-from adamix.report.decide import decide_section
+from adamix.report.decide import decide_headline, decide_section
 from adamix.report.render import DASH, number, render
 from adamix.report.sections import (
     HEADLINE_READINGS,
@@ -36,9 +36,9 @@ from adamix.report.sections import (
     introduction,
     pretraining_section,
     setup_section,
-    walltime_section,
 )
 from adamix.report.subsets import subsets_section
+from adamix.report.walltime import walltime_section
 
 PAPER_DATASET = "mnist"  # the paper's data set, first in the write-up
 TUNING_FIGURES = ["tuning_sensitivity", "tuning_curves"]  # the tuned comparison's figures
@@ -167,7 +167,7 @@ def write_reproduction(
     sections = [
         introduction(),
         setup_section(metrics, pretrain, config),
-        headline_section(table[mnist], paper_claims),
+        headline_section(table[mnist], paper_claims, primary_headline(inputs)),
         *primary_sections(inputs, config),
         experiment_sections(table[mnist], paper, links),
         claims_section(paper_claims),
@@ -195,14 +195,23 @@ def write_reproduction(
     log.info("%s and %d figures", out, len(links))
 
 
-def primary_sections(inputs, config: Mapping) -> list[str]:
-    """The pre-registered analysis's section, where the rule hands over the table of
-    `snakemake decide` (input `decide`, config decide.writeup)."""
+def decide_of(inputs) -> pd.DataFrame | None:
+    """The table of `snakemake decide` where the rule hands it over (input `decide`, config
+    decide.writeup), cells as strings; else None."""
     has = "decide" in inputs if isinstance(inputs, Mapping) else hasattr(inputs, "decide")
-    if not has:
-        return []
-    decide = pd.read_csv(named(inputs, "decide"), dtype=str, keep_default_na=False)
-    return [decide_section(decide, config["decide"])]
+    return pd.read_csv(named(inputs, "decide"), dtype=str, keep_default_na=False) if has else None
+
+
+def primary_sections(inputs, config: Mapping) -> list[str]:
+    """The pre-registered analysis's section, where the write-up has the decide table."""
+    decide = decide_of(inputs)
+    return [] if decide is None else [decide_section(decide, config["decide"])]
+
+
+def primary_headline(inputs) -> str:
+    """The primary analysis's paragraph of the headline ("" without the decide table)."""
+    decide = decide_of(inputs)
+    return "" if decide is None else decide_headline(decide)
 
 
 def reading_sections(inputs, metrics: pd.DataFrame, config: Mapping, paper: dict, links) -> list:

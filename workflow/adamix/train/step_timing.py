@@ -26,6 +26,7 @@ from adamix.atomic import atomic
 from adamix.data import load_subset
 from adamix.plan.settings import FinetuneSettings
 from adamix.schedules import build_optimizer, load_plugin
+from adamix.schedules.cost import step_cost
 from adamix.train.autoencoder import unroll, weights_and_biases
 from adamix.train.devices import device_name, pixels, setup_job
 from adamix.train.finetune import train_epoch
@@ -127,7 +128,9 @@ def step_timing_job(
     the first Cons+Cons job twice: its replica (a second, distinct job doing identical
     work) gives its rows, replica true, to the cells of that job. Writes the parquet
     `out`: reading, run, replica, round, position (in the round's random order), seconds
-    (per step), threads (torch's CPU threads: config `threads`, as the jobs use), device.
+    (per step), threads (torch's CPU threads: config `threads`, as the jobs use), device;
+    and the update's counted cost (adamix.schedules.cost.step_cost: update_streams and
+    update_flops per weight element, update_mb and update_mflops per step).
     `plugins`: the plug-ins that define the cells' rules (config `plugins`)."""
     for plugin in plugins:
         load_plugin(plugin)
@@ -156,7 +159,14 @@ def step_timing_job(
             copy_ = _rows(timed, job + REPLICA_SUFFIX, run)
             parts.append(copy_.assign(reading=reading, replica=True))
     table = pd.concat(parts)[["reading", "run", "replica", "round", "position", "seconds"]]
-    table = table.assign(
+    # claim 2 by analysis: what each run's update costs, counted from its kernels' code
+    weights, biases = (sum(p.numel() for p in ps) for ps in weights_and_biases(model))
+    costs = pd.DataFrame(
+        [{"reading": reading, "run": run,
+          **step_cost(run, FinetuneSettings.from_mapping(s), weights, biases)}
+         for reading, run, _, s in cells]
+    )  # fmt: skip
+    table = table.merge(costs, on=["reading", "run"], how="left").assign(
         threads=torch.get_num_threads(), device=str(device), device_name=device_name(device),
         torch_version=torch.__version__,
     )  # fmt: skip
