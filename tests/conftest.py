@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 # Test this checkout's adamix package, whichever copy pip installed last.
@@ -56,20 +57,26 @@ def snakemake(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`-n 2 --dist loadgroup`, pyproject.toml): every module with a test
-    on the `pipeline` run goes to one worker, which runs that run once; each other module
-    goes whole to some worker, so that its module fixtures run once too."""
-    on_pipeline = {item.module.__name__ for item in items if "pipeline" in item.fixturenames}
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, pyproject.toml) each module goes whole to
+    one worker, so that its module fixtures run once; the `pipeline` run is shared."""
     for item in items:
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group("pipeline" if module in on_pipeline else module))
+        item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> Path:
-    """The whole test config run once through `snakemake --cores 2` (download to figures)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
-    snakemake(workdir, "--cores", "2")
+    """The whole test config run once through `snakemake --cores 2` (download to figures),
+    once per test session: under pytest-xdist the first worker to ask runs it, holding a
+    file lock, and the others wait for it and share it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, above each worker's own
+    workdir, done = shared / "pipeline" / "wf", shared / "pipeline" / "done"
+    with FileLock(shared / "pipeline.lock"):
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a run that failed in another worker
+            snakemake(copy_workflow(workdir), "--cores", "2")
+            done.touch()
     return workdir
 
 

@@ -236,12 +236,15 @@ def test_decide_adds_seeds_only_to_undecided_hypotheses(decided):
 def test_claim_8s_pairing_is_recomputed_from_the_job_files(decided):
     final = read_look(sorted((decided / "results/decide").glob("look*.json"))[-1])
     h = final["hypotheses"]["claim8 default"]
+    # seed 2, added by look 2, trained on what look 1 decided about the subset
+    per_seed = read_look(decided / "results/decide/look1.json")["subset"]["per_seed"]
     for size in ("0.01", "0.02"):
         diffs = []
         for seed in range(h["seeds"]):
             rer = {}
             for run in ("AdaMix+Power", "Cons+Cons"):
-                path = f"results/finetune/mnist/default/{size}/{run}/seed{seed}/metrics.parquet"
+                reading = "subset-per_seed" if per_seed and seed == 2 else "default"
+                path = f"results/finetune/mnist/{reading}/{size}/{run}/seed{seed}/metrics.parquet"
                 rows = pd.read_parquet(decided / path)
                 rer[run] = rows.sort_values("epoch")["test_rer_sse"].iloc[-1]
             diffs.append(rer["AdaMix+Power"] - rer["Cons+Cons"])

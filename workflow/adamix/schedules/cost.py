@@ -9,9 +9,9 @@ arrays tally every operation: nothing here restates a formula. An operation coun
 an operand comes from the element (an array read or a result of one); arithmetic on the
 kernel's scalars alone is done once per step, not per element.
 
-A scalar rule (Cons, Exp, Power: p -= c(t) g, one torch op) reads p and g, writes p and
-does one multiply-add (2 flops); None does nothing. Rules of torch.optim and plug-ins
-without a kernel have no count here (None).
+A scalar rule (p -= c(t) g, one torch op) reads p and g, writes p and does one
+multiply-add (2 flops); one whose rate is 0 (the paper's None) skips the step. Rules of
+torch.optim and plug-ins without a kernel have no count here (None).
 """
 
 from __future__ import annotations
@@ -138,9 +138,10 @@ def update_cost(rule_name: str, settings: FinetuneSettings) -> Cost | None:
     rule = get_rule(rule_name)
     if settings.update == "epoch" and isinstance(rule, AdaptiveRule):
         return None
-    if isinstance(rule, ScalarRule):
-        none = rule_name == "None"
-        return Cost() if none else Cost(reads=2, writes=1, flops=2)
+    if isinstance(rule, ScalarRule):  # a rate of 0 skips the step (ScheduledSGD)
+        h = settings.rule_arguments(steps_per_epoch=1)
+        moves = rule.rate(h, 0, h["total_steps"]) != 0.0
+        return Cost(reads=2, writes=1, flops=2) if moves else Cost()
     if not isinstance(rule, AdaptiveRule) or rule.kernel is None:
         return None
     cost, h = Cost(), settings.rule_arguments(steps_per_epoch=1)
