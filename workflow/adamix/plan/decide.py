@@ -6,10 +6,10 @@ Look 1 reads every hypothesis at the first count of ``decide.looks`` seeds; each
 look reads the counts that the look before asked for (adamix.report.decide), so seeds are
 added only to the cells of hypotheses still undecided, up to the last count.
 
-The seeds added beyond config ``seeds`` train on the shared subset or on a subset drawn per
-seed (config ``decide.subset``): under ``auto``, the pre-registered rule, per seed from
-look 2 on where look 1 found that the subset adds variance (adamix.report.decide
-.subset_verdict, on the jobs of subset_entries).
+The seeds that looks 2 and later add train on the shared subset or on a subset drawn per
+seed (config ``decide.subset``; look 1's seeds always on the shared one): under ``auto``,
+the pre-registered rule, per seed where look 1 found that the subset adds variance
+(adamix.report.decide.subset_verdict, on the jobs of subset_entries).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def seed_list(seeds: Sequence[int], n: int) -> list[int]:
 def look_entries(plan, counts: Mapping[str, int], per_seed: bool = False) -> list[list]:
     """[hypothesis, reading, run, size, seed, metrics parquet] of every job a look reads,
     each hypothesis at counts[hypothesis] seeds (`plan`: an adamix.plan.study.Plan); with
-    `per_seed`, the seeds beyond config `seeds` read the jobs of the reading's per-seed
-    subset counterpart (per_seed_reading)."""
+    `per_seed`, the seeds beyond look 1's read the jobs of the reading's per-seed subset
+    counterpart (per_seed_reading)."""
+    first = seed_list(plan.seeds, plan.config["decide"]["looks"][0])
     entries = []
     for name, (claim, reading) in hypotheses(plan.config).items():
         exp = plan.experiments[CLAIMS[claim]]
@@ -60,7 +61,7 @@ def look_entries(plan, counts: Mapping[str, int], per_seed: bool = False) -> lis
         for size in sizes:
             for run in exp["runs"]:
                 for seed in seed_list(plan.seeds, counts[name]):
-                    job_reading = reading if seed in plan.seeds else added
+                    job_reading = reading if seed in first else added
                     job = plan.job(exp["dataset"], job_reading, size, run, seed)
                     entries.append([name, reading, run, size_label(size), seed, job.metrics])
     return entries

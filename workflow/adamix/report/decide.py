@@ -188,7 +188,7 @@ def write_decide_table(last_look: str | Path, out: Mapping) -> None:
         " AdaMix+Power minus its opponent, per seed (below 0: AdaMix+Power ends lower);"
         " detectable: for a hypothesis undecided at the last look, the half-width of its"
         " interval at the most lenient level, the smallest effect the study could detect;"
-        " added seeds' subset: the subset the seeds beyond config `seeds` trained on (from"
+        " added seeds' subset: the subset the seeds beyond look 1's trained on (from"
         " look 2 on under decide.subset `auto`), after look 1's one-sided F-test of the"
         " variance over seeds under per-seed against the shared subset (subset test)."
     )

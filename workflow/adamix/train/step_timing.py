@@ -166,10 +166,10 @@ def step_timing_job(
           **step_cost(run, FinetuneSettings.from_mapping(s), weights, biases)}
          for reading, run, _, s in cells]
     )  # fmt: skip
-    table = table.merge(costs, on=["reading", "run"], how="left").assign(
+    table = table.assign(
         threads=torch.get_num_threads(), device=str(device), device_name=device_name(device),
         torch_version=torch.__version__,
-    )  # fmt: skip
+    ).merge(costs, on=["reading", "run"], how="left")  # fmt: skip
     with atomic(out) as tmp:
         table.to_parquet(tmp, index=False)
 
