@@ -31,11 +31,11 @@ def docs_files(workdir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(docs)): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def published(pipeline, tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def published_once(pipeline, tmp_path_factory) -> Path:
     """A copy of the finished test run whose config.yaml is the test config, so that the
     run is its own full default study, published once with `snakemake publish`."""
-    workdir = tmp_path / "wf"
+    workdir = tmp_path_factory.mktemp("published") / "wf"
     shutil.copytree(pipeline, workdir, ignore=shutil.ignore_patterns("locks"))
     # config.yaml := the test run's config, as Snakemake merged it (tests/config.yaml over
     # the workflow's config.yaml)
@@ -46,7 +46,15 @@ def published(pipeline, tmp_path) -> Path:
     return workdir
 
 
-def test_publish_writes_the_writeup_and_a_checked_reference(published):
+@pytest.fixture
+def published(published_once, tmp_path) -> Path:
+    """A copy of the published run of its own, for a test that changes it (copy2: the
+    same mtimes, so Snakemake finds the same state)."""
+    return shutil.copytree(published_once, tmp_path / "wf", ignore=shutil.ignore_patterns("locks"))
+
+
+def test_publish_writes_the_writeup_and_a_checked_reference(published_once):
+    published = published_once
     docs = published / "docs"
     writeup = published / "results" / "reproduction"
     assert (docs / "reproduction.md").read_bytes() == (writeup / "reproduction.md").read_bytes()
@@ -61,11 +69,12 @@ def test_publish_writes_the_writeup_and_a_checked_reference(published):
     assert not (docs / ".publish").exists()
 
 
-def test_the_reference_holds_the_tuning_search_and_every_rows_rate(published):
+def test_the_reference_holds_the_tuning_search_and_every_rows_rate(published_once):
     """Each search job of results/tuning/search.csv (one per reading, run and rate, at the
     search seed) is in the reference as role "search", its lr the grid rate its reading
     names and its final validation RER the one the selection read; every other row has
     its job's rate, and the readers (load_reference) see the cells alone."""
+    published = published_once
     config = yaml.safe_load((published / "config.yaml").read_text())
     tuning, epochs = config["tuning"], config["finetune"]["epochs"]
     path = published / "docs" / "reference" / "metrics.parquet"
