@@ -247,8 +247,15 @@ def decide_subset(look: int) -> dict:
     mode = config["decide"]["subset"]
     if look == 1 or mode != "auto":
         return {"mode": mode, "per_seed": mode == "per_seed"}
-    with open(checkpoints.decide_look.get(look="1").output[0]) as f:
-        return json.load(f)["subset"]
+    first = checkpoints.decide_look.get(look="1").output[0]
+    with open(first) as f:
+        subset = json.load(f).get("subset")
+    if subset is None:
+        raise ValueError(
+            f"{first} has no subset test (written before decide.subset): rerun the looks,"
+            " snakemake --forcerun decide_look"
+        )
+    return subset
 
 
 def decide_subset_entries(look: int) -> list:
