@@ -321,7 +321,7 @@ def test_headline_without_paper_numbers_says_so(tmp_path):
     setup = section(text, "## Setup")
     # from the first pre-training epoch (1.7e9 - 105 s) to the last fine-tuning row (+2 s)
     assert "Wall time of the run: 1 min 47 s," in setup
-    assert "- Device(s): `cpu` (test CPU)." in setup
+    assert "- Device: `cpu` (test CPU)." in setup
     assert "Discussion\n\n<!-- from" in text and "Not written yet." in text
     assert not NAN.search(text)
 

@@ -169,7 +169,7 @@ def test_a_reference_of_another_protocol_is_refused_before_any_job(paired_with_r
     result = snakemake(paired_with_reference, "-n", "scorecard",
                        *card("good.parquet", seeds="[0,1,2]"), check=False)  # fmt: skip
     assert result.returncode != 0
-    assert "lacks seed(s) [2] of config seeds [0, 1, 2]" in result.stdout + result.stderr
+    assert "lacks seeds [2] of config seeds [0, 1, 2]" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ def test_paired_direction_and_close():
     a, b = pd.Series([1.0, 2.0, math.inf]), pd.Series([2.0, 3.0, 4.0])
     p = stats.paired(a, b)
     assert list(p.diffs) == [-1.0, -1.0, math.inf] and p.ref == 3.0
+    assert str(p) == "-1 [-1, -1] (n=2; 1 seed where one run diverged)"
     assert stats.direction(p) == 0  # the finite seeds say lower, the diverged one higher
     assert stats.direction(stats.paired(a[:2], b[:2])) == -1  # zero spread, a clear sign
     both = stats.paired(pd.Series([math.inf, 1.0]), pd.Series([math.inf, 1.5]))

@@ -186,7 +186,7 @@ def test_final_rows_picks_the_final_epoch():
     assert math.isnan(final.loc[1, "seconds"])  # stopped early: no comparable time
     assert tables.final_rows(df, epoch=2).set_index("seed").loc[0, "rer"] == 9.0
     assert tables.final_rows(df).set_index("seed").loc[0, "epoch"] == 3
-    with pytest.raises(ValueError, match="end before epoch 4 without diverging"):
+    with pytest.raises(ValueError, match="1 job ended before epoch 4 without diverging"):
         tables.final_rows(df, epoch=4)
 
 

@@ -57,6 +57,16 @@ def duration(seconds: float) -> str:
     return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
 
 
+def count(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1: "1 seed", "2 seeds"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def plural(noun: str, n: int) -> str:
+    """`noun`, plural unless `n` is 1 (a template's "Devices:", "reading")."""
+    return noun + ("" if n == 1 else "s")
+
+
 def general(x: float) -> str:
     """A data size or rate as Python's "g" format prints it: 0.1, 1, 0.001, 1e-05."""
     return f"{x:g}"
@@ -91,6 +101,7 @@ def markdown(df: pd.DataFrame) -> str:
 FILTERS = {
     "number": number, "signed": signed, "interval": interval, "duration": duration,
     "general": general, "percent": percent, "code": code, "no_nan": no_nan,
+    "plural": plural,
 }  # fmt: skip
 
 

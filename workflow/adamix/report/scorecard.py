@@ -79,7 +79,7 @@ def _complete(rows: pd.DataFrame, protocol: Mapping, what: str, reference: str) 
     seeds = protocol["seeds"]
     if missing := sorted(set(seeds) - set(rows["seed"])):
         raise ValueError(
-            f"{where}: {what} lacks seed(s) {missing} of config seeds {seeds}: the scorecard"
+            f"{where}: {what} lacks seeds {missing} of config seeds {seeds}: the scorecard"
             " pairs seed by seed, so it runs the reference's seeds"
         )
     rows = rows[rows["seed"].isin(seeds)]

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from adamix.report.render import count
+
 HOLDS, FAILS, UNCLEAR, NOT_RUN = "holds", "does not hold", "inconclusive", "not run"
 HUGE = 0.5  # with one seed, only a difference beyond 50% of the reference counts
 
@@ -113,7 +115,7 @@ class Paired:
             text += f" [{low:+.3g}, {high:+.3g}]"
         text += f" (n={f.size}"
         if lost := int(np.isinf(self.diffs).sum()):
-            text += f"; {lost} seed(s) where one run diverged"
+            text += f"; {count(lost, 'seed')} where one run diverged"
         return text + ")"
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from adamix.plan.config import dataset_of
 from adamix.report.metrics import load_metrics, load_reference, read_metrics, write_metrics
 from adamix.report.paper import applies, paper_rer, paper_seconds
+from adamix.report.render import count
 from adamix.report.stats import describe, positive_interval
 from adamix.report.timing import BASELINE, measured, noise_floor
 
@@ -46,7 +47,8 @@ def final_rows(df: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
         if len(short):
             job = {k: short.iloc[0][k] for k in JOB}
             raise ValueError(
-                f"{len(short)} job(s) end before epoch {epoch} without diverging, e.g. {job}"
+                f"{count(len(short), 'job')} ended before epoch {epoch} without diverging,"
+                f" e.g. {job}"
             )
     last["run"] = last["weight_rule"] + "+" + last["bias_rule"]
     last["failed"] = failed
