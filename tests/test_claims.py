@@ -151,7 +151,7 @@ def test_claim_8_adamix_beats_the_baseline_at_every_size():
     assert judged((8.4, 6.0, 5.0, 4.5), n=1) == UNCLEAR  # one seed, differences < 50%
     assert verdicts(metrics(exp5()), exp5_with_baseline, claim=8) == NOT_RUN
     table = claims.claims_table(metrics(exp5()), exp5_with_baseline, epoch=2)
-    assert "missing runs: ['Cons+Cons']" in table.loc[table["claim"] == 8, "numbers"].item()
+    assert "missing runs: Cons+Cons" in table.loc[table["claim"] == 8, "numbers"].item()
 
 
 def test_claims_per_reading_and_all_experiments_together():

@@ -199,7 +199,10 @@ def test_walltime_figure_with_the_controlled_timing(tmp_path):
     (band,) = ratio.patches
     low, high = band.get_y(), band.get_y() + band.get_height()
     assert (low, high) == pytest.approx((1 / 1.045862, 1.045862), abs=1e-6)
-    assert "noise floor ±4.6%" in [t.get_text() for t in ratio.get_legend().get_texts()]
+    assert "noise floor ±4.6%" in [t.get_text() for t in fig.legends[-1].get_texts()]
+    # the bars of ours and the paper's seconds are grey: no bar takes a rule's colour
+    bars = {tuple(bar.get_facecolor()[:3]) for bar in fig.axes[0].patches}
+    assert len(bars) == 2 and all(r == g == b for r, g, b in bars)  # ours, the paper
     png = tmp_path / "walltime.png"
     figures.save_figure(fig, png)
     assert matplotlib.image.imread(png).shape[:2] == (1200, 1920)  # a second row

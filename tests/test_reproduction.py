@@ -530,7 +530,7 @@ def test_headline_states_claims_1_and_4_rate_matched_from_the_claims_table():
         row("1", "tuning", "default", "holds", lowest),
         row("1", "tuning", "g_scale-mean", "does not hold", "x: +1; " + tally.format(0, 3)),
         row("4", "tuning", "default", "holds", adaptive + " lower, 0 reliably higher"),
-        row("4", "tuning", "g_scale-mean", "not run", "missing runs: ['Exp+Cons']"),
+        row("4", "tuning", "g_scale-mean", "not run", "missing runs: Exp+Cons"),
         row("7", "tuning", "default", "holds", "means: AdaMix+Power 7"),
     ]
     claims_csv = pd.DataFrame(rows).astype(str)
@@ -547,3 +547,29 @@ def test_headline_states_claims_1_and_4_rate_matched_from_the_claims_table():
     assert "Rate-matched" not in plain and headline.startswith(plain)
     paper_protocol = claims_csv[claims_csv["experiment"] != "tuning"]
     assert sections.headline_section(table, paper_protocol) == plain
+
+
+def test_claims_section_names_each_rows_experiment_and_every_rule_once():
+    def row(claim, experiment, reading, rule):
+        return {"claim": claim, "statement": "s", "rule": rule, "dataset": "mnist",
+                "experiment": experiment, "reading": reading, "sizes": "0.1",
+                "verdict": "holds", "numbers": "n"}  # fmt: skip
+
+    claims_csv = pd.DataFrame(
+        [
+            row("1", "exp1", "default", "lowest"),
+            row("1", "exp1_subsets", "subset-per_seed", "lowest"),
+            row("1", "tuning", "default", "lowest at tuned rates"),
+            row("2", "exp1", "default", "controlled timing"),
+            row("2", "exp1", "default", "job wall times"),
+            row("7", "tuning", "default", "tuned modern"),
+        ]
+    ).astype(str)
+    text = sections.claims_section(claims_csv)
+    assert "| 1       | s           | exp1_subsets | subset-per_seed | 0.1     | holds" in text
+    assert "- Claim 1, `exp1_subsets`, subset-per_seed, sizes 0.1: n" in text
+    assert "- Claim 1 rate-matched, `tuning`, default, sizes 0.1: n" in text
+    rules = text.split("How each verdict is decided:")[1]
+    assert rules.count("- Claim 1: lowest") == 1 and "- Claim 7: tuned modern" in rules
+    assert "- Claim 2: controlled timing" in rules and "- Claim 2: job wall times" in rules
+    assert "- Claim 1 rate-matched: lowest at tuned rates" in rules

@@ -311,7 +311,7 @@ def _verdict(claim: Claim, group: pd.DataFrame, index: str = "seed") -> dict:
     """verdict and numbers of `claim` on the rows `group` (a `run` column), pivoted to one
     row per `index` and one column per claim.columns; "not run" if runs are missing."""
     if missing := [run for run in claim.runs if run not in set(group["run"])]:
-        return {"verdict": NOT_RUN, "numbers": f"missing runs: {missing}"}
+        return {"verdict": NOT_RUN, "numbers": f"missing runs: {', '.join(missing)}"}
     group = group[group["run"].isin(claim.runs)]
     columns = claim.columns.split("+")  # "run+size": a column per run and size
     columns = columns[0] if len(columns) == 1 else columns

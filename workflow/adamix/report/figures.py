@@ -155,7 +155,7 @@ def _rer_panel(ax, data: pd.DataFrame, lines: list, styles: dict, paper: dict) -
     handles = [Line2D([], [], **styles[line], label=line) for line in lines]
     handles.append(
         Line2D([], [], color="grey", marker="o", markersize=5,
-               label=f"ours: mean of {n_seeds} seed{'' if n_seeds == 1 else 's'}, band 95% t-CI")
+               label=f"ours: mean of {n_seeds} seed{'' if n_seeds == 1 else 's, band 95% t-CI'}")
     )  # fmt: skip
     if any(math.isfinite(v) for v in paper.values()):
         handles.append(
@@ -197,6 +197,10 @@ def walltime_figure(
     data = pd.concat([ours, theirs], ignore_index=True)
     runs = list(experiment["runs"])
     data = data[data["run"].isin(runs)]
+    # the bars' colour says whose seconds (ours per reading, the paper's): greys, so that
+    # no bar takes a rule's colour (adamix.report.palette)
+    sources = list(dict.fromkeys(data["source"]))
+    greys = dict(zip(sources, [str(g) for g in np.linspace(0.2, 0.75, len(sources))], strict=True))
 
     rows = 1 if timing is None else 2
     fig = Figure(figsize=(2 * PANEL[0], rows * PANEL[1]), dpi=DPI, layout="constrained")
@@ -209,16 +213,19 @@ def walltime_figure(
         (right, "ratio", "seconds relative to Cons+Cons", "mean", t_interval),
     ]:
         sns.barplot(
-            data, x="run", y=column, hue="source", order=runs, estimator=estimator,
-            errorbar=errorbar, capsize=0.1, ax=ax,
+            data, x="run", y=column, hue="source", order=runs, palette=greys,
+            estimator=estimator, errorbar=errorbar, capsize=0.1, ax=ax,
         )  # fmt: skip
         ax.set(xlabel="Weight+Bias run", ylabel=ylabel)
         ax.tick_params(axis="x", labelrotation=15)
         ax.get_legend().remove()
     left.set_yscale("log")
     right.axhline(1.0, color="black", linewidth=0.8)
-    handles, labels = right.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+    handles, labels = right.get_legend_handles_labels()  # above the bars, off the data
+    left.legend(
+        handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=len(labels),
+        fontsize="small", frameon=False,
+    )  # fmt: skip
     if timing is not None:
         timing_panels(*axes[1], timing, experiment)
     ran = f"{epoch} epochs" if epoch is not None else "all epochs run"
@@ -258,14 +265,17 @@ def timing_panels(ms_ax, ratio_ax, timing: pd.DataFrame, experiment: dict) -> No
     ms_ax.set_title(f"controlled timing: geometric mean over {rounds} rounds, 95% CI")
     ratio_ax.axhline(1.0, color="black", linewidth=0.8)
     handles, labels = ratio_ax.get_legend_handles_labels()
-    ms_ax.legend(handles, labels, loc="best", fontsize="small", title="run")
     if floor is not None:
         f = floor["floor"]
         band = ratio_ax.axhspan(1 / (1 + f), 1 + f, color="grey", alpha=0.25, linewidth=0)
-        ratio_ax.legend([band], [f"noise floor ±{f:.1%}"], loc="best", fontsize="small")
+        handles, labels = [*handles, band], [*labels, f"noise floor ±{f:.1%}"]
         ratio_ax.set_title(f"per round over {BASELINE}; grey: two identical jobs' noise floor")
     else:
         ratio_ax.set_title(f"per round over {BASELINE}; no noise floor measured")
+    # below the bottom row, off the data
+    ms_ax.figure.legend(
+        handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small"
+    )
 
 
 # ------------------------------------------------------------------ rule outputs
