@@ -57,12 +57,19 @@ def document(pipeline) -> str:
 
 
 def test_each_experiment_shows_every_default_run_with_our_mean(pipeline, document):
+    shown = set()
     for name, exp in CONFIG["experiments"].items():
         if exp.get("dataset", "mnist") != "mnist":
             continue  # test_the_second_data_set_has_a_section_of_its_own
         number = exp.get("figure", DEFAULTS["experiments"].get(name, {}).get("figure"))
-        figure = f" (figure {number})" if number is not None else ""  # not the paper's
-        start = f"### Experiment {name.removeprefix('exp')}{figure}: "
+        figure = f" (cf. paper fig. {number})" if number is not None else ""  # not the paper's
+        short = name.removeprefix("exp")
+        start = f"### Experiment {short if short.isdigit() else f'`{name}`'}{figure}: "
+        cells = (tuple(exp["runs"]), tuple(exp["sizes"]))
+        if cells in shown:  # exp1's runs and sizes again (exp1_subsets): exp1's section
+            assert start not in document
+            continue
+        shown.add(cells)
         heading = next(line for line in document.splitlines() if line.startswith(start))
         part = section(document, heading)
         csv = pd.read_csv(pipeline / f"results/tables/{name}.csv")
@@ -344,7 +351,7 @@ def test_wall_times_of_the_experiments_that_ask_for_them(tmp_path):
                                      "walltime": True}  # fmt: skip
     text = render(tmp_path / "mine", 0.1, config)
     assert "## Wall time (experiment 1)" not in text
-    assert "### Experiment mine: Cons+None, Cons+Cons, None+Cons\n" in text
+    assert "### Experiment `mine`: Cons+None, Cons+Cons, None+Cons\n" in text
     walltime = section(text, "## Wall time (experiment mine)")
     assert figure_links(walltime) == ["figures/mine_walltime.png"]
     assert all(row[-5:-3] == ["–", "–"] for row in table_rows(walltime)[2:])
@@ -363,7 +370,7 @@ def test_the_write_up_reads_its_named_inputs_only(tmp_path):
         out = tmp_path / f"doc{i}" / "reproduction.md"
         writeup.write_reproduction(config, given, out, out.parent / "figures")
         texts.append(out.read_text(encoding="utf-8"))
-    assert texts[0] == texts[1] and "### Experiment 2 (figure 5)" in texts[0]
+    assert texts[0] == texts[1] and "### Experiment 2 (cf. paper fig. 5)" in texts[0]
     inputs["figures"] = [f for f in inputs["figures"] if f.stem != "exp2"]
     with pytest.raises(ValueError, match=r"no figure exp2\.png among the inputs `figures`"):
         writeup.write_reproduction(config, inputs, out, out.parent / "figures")
@@ -573,3 +580,18 @@ def test_claims_section_names_each_rows_experiment_and_every_rule_once():
     assert rules.count("- Claim 1: lowest") == 1 and "- Claim 7: tuned modern" in rules
     assert "- Claim 2: controlled timing" in rules and "- Claim 2: job wall times" in rules
     assert "- Claim 1 rate-matched: lowest at tuned rates" in rules
+
+
+def test_an_experiment_with_another_s_runs_and_sizes_is_shown_once():
+    exp = {"figure": 4, "runs": EXP1, "sizes": [0.1], "readings": ["default"]}
+    readings = {"runs": EXP1, "sizes": [0.1], "readings": ["default"], "continuum": True}
+    df = metrics({r: [8.0, 8.2] for r in EXP1})
+    table = pd.concat(
+        [tables.experiment_table(df, "exp1", exp, epoch=2),
+         tables.experiment_table(df, "exp1_readings", readings, epoch=2)]
+    )  # fmt: skip
+    links = {"exp1": "figures/exp1.png", "exp1_readings": "figures/exp1_readings.png"}
+    text = sections.experiment_sections(table, {"exp1": exp, "exp1_readings": readings}, links)
+    assert "### Experiment 1 (cf. paper fig. 4)" in text and "exp1_readings" not in text
+    alone = sections.experiment_sections(table, {"exp1_readings": readings}, links)
+    assert "### Experiment `exp1_readings`: " in alone

@@ -219,13 +219,16 @@ def headline_section(table: pd.DataFrame, claims=None, primary: str = "") -> str
 def experiment_sections(table: pd.DataFrame, experiments: dict, figure_link: dict[str, str]) -> str:
     """Per experiment that ran under a headline reading: its figure and its table under
     those readings (the others are in the sections on the readings: ablation, continuum,
-    subsets)."""
-    parts = []
+    subsets). An experiment with the runs and sizes of one shown before it (exp1_readings:
+    exp1's) has the same cells there, so it is not shown again."""
+    parts, seen = [], set()
     for name, exp in experiments.items():
         rows = table[(table["experiment"] == name) & (table["reading"] == DEFAULT)]
         readings = [r for r in headline_readings(table) if r in exp["readings"]]
-        if not readings:
+        cells = (tuple(exp["runs"]), tuple(float(s) for s in exp["sizes"]), tuple(readings))
+        if not readings or cells in seen:
             continue
+        seen.add(cells)
         shown = pd.DataFrame(
             {"run": rows["run"].to_numpy(), "size": rows["size"].map(general).to_numpy()}
         )
