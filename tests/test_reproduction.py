@@ -389,13 +389,25 @@ def test_discussion_quotes_the_tables_through_placeholders(tmp_path):
     config = tiny_config(0.1)
     inputs = tiny_results(tmp_path, config) | {"discussion": tmp_path / "discussion.md"}
     (tmp_path / "discussion.md").write_text(
-        "AdaMix: {{exp1:g_scale-mean:AdaMix+Power}}, at 0.1: {{ exp2:default:None+Cons:0.1 }},"
-        " at 0.3 (not run): {{exp2:default:None+Cons:0.3}}."
+        "AdaMix: {{exp1:g_scale-mean:AdaMix+Power}}, at 0.1: {{ exp2:default:None+Cons:0.1 }}."
     )
     out = tmp_path / "docs" / "reproduction.md"
     writeup.write_reproduction(config, inputs, out, tmp_path / "docs/figures")
-    # seeds 8.1 and 8.3 under g_scale-mean, 8.0 and 8.2 under default; 0.3 was not run
-    assert "AdaMix: 8.20, at 0.1: 8.10, at 0.3 (not run): –." in out.read_text()
+    # seeds 8.1 and 8.3 under g_scale-mean, 8.0 and 8.2 under default
+    assert "AdaMix: 8.20, at 0.1: 8.10." in out.read_text()
+
+    # a run without a cell the discussion cites (0.3 was not run) gets a pointer, never
+    # the discussion's words around a dash
+    (tmp_path / "discussion.md").write_text(
+        "AdaMix: {{exp1:g_scale-mean:AdaMix+Power}}, at 0.3: {{exp2:default:None+Cons:0.3}},"
+        " again {{exp2:default:None+Cons:0.3}}."
+    )
+    writeup.write_reproduction(config, inputs, out, tmp_path / "docs/figures")
+    text = out.read_text()
+    assert "AdaMix: 8.20" not in text and (
+        "this run lacks 1 of the 2 cells it cites (for example"
+        " `{{exp2:default:None+Cons:0.3}}`), so it is left out here." in text
+    )
 
     (tmp_path / "discussion.md").write_text("{{exp2:default:AdaMix+Power}}")  # not in exp2
     with pytest.raises(ValueError, match=r"\{\{exp2:default:AdaMix\+Power\}\} names no run"):

@@ -70,10 +70,13 @@ def paths(value) -> list[Path]:
 PLACEHOLDER = re.compile(r"\{\{\s*([\w-]+):([\w-]+):([\w+]+)(?::([\d.]+))?\s*\}\}")
 
 
-def fill_numbers(text: str, table: pd.DataFrame, config: dict) -> str:
+def fill_numbers(
+    text: str, table: pd.DataFrame, config: dict, missing: list[str] | None = None
+) -> str:
     """Replace each PLACEHOLDER by the mean RER of its row of the experiment tables; a dash
-    when that row was not run (another data size or reading than this config runs). An
-    experiment, or a run of it, that the config does not know is an error that names it."""
+    when that row was not run (another data size or reading than this config runs), its
+    placeholder appended to `missing` if given. An experiment, or a run of it, that the
+    config does not know is an error that names it."""
 
     def mean(match: re.Match) -> str:
         name, reading, run, size = match.groups()
@@ -84,18 +87,27 @@ def fill_numbers(text: str, table: pd.DataFrame, config: dict) -> str:
         rows = rows[rows["run"] == run]
         if size is not None:
             rows = rows[rows["size"] == float(size)]
-        return number(rows["rer_mean"].iloc[0]) if len(rows) == 1 else DASH
+        if len(rows) == 1:
+            return number(rows["rer_mean"].iloc[0])
+        if missing is not None:
+            missing.append(match.group(0))
+        return DASH
 
     return PLACEHOLDER.sub(mean, text)
 
 
 def discussion_section(path: Path, table: pd.DataFrame, config: dict) -> str:
     """The hand-written discussion with its placeholders filled ("Not written yet." when
-    the file is missing)."""
-    text = None
-    if path.exists():
-        text = fill_numbers(path.read_text(encoding="utf-8").strip(), table, config)
-    return render("discussion.md.j2", path=path.as_posix(), text=text)
+    the file is missing). It was written for the published run: a run that lacks a cell it
+    cites gets a pointer to it instead, never its words around dashes."""
+    if not path.exists():
+        return render("discussion.md.j2", path=path.as_posix(), text=None)
+    raw, missing = path.read_text(encoding="utf-8").strip(), []
+    text = fill_numbers(raw, table, config, missing)
+    return render(
+        "discussion.md.j2", path=path.as_posix(), text=text,
+        missing=list(dict.fromkeys(missing)), cited=len(set(PLACEHOLDER.findall(raw))),
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ figures
