@@ -6,6 +6,7 @@ test_reproduction too."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -322,6 +323,13 @@ def test_the_walltime_section_states_the_counted_update_cost():
         "Per weight element: AdaGrad+AdaGrad 5 passes and 8 flops (56.7 MB and 22.7 Mflop per"
         " step); AdaMix+Power 5 passes and 10 flops (56.7 MB and 28.3 Mflop per step)."
     ) in text
+    # one seed: its seconds stand alone, no dash for the interval it cannot have
+    one = tables.walltime_table(
+        metrics({run: [8.0] for run in finals}, epochs=2), "exp1", EXPERIMENTS["exp1"], epoch=2
+    )
+    rows = [line.split("|") for line in walltime_section(one, "exp1", 2, "x.png").splitlines()]
+    (adamix,) = [row for row in rows if len(row) > 3 and row[3].strip() == "AdaMix+Power"]
+    assert re.fullmatch(r"\d+\.\d\d", adamix[5].strip()), adamix  # geometric mean alone
 
 
 def test_write_table(tmp_path):

@@ -62,5 +62,8 @@ def update_costs(walltime: pd.DataFrame) -> list[dict]:
 
 
 def _positive(centre: float, low: float, high: float) -> str:
-    """A geometric mean and its interval: "12.30 [10.10, 14.90]"; a dash without one."""
-    return DASH if pd.isna(centre) else f"{centre:.2f} " + interval(low, high)
+    """A geometric mean and its interval: "12.30 [10.10, 14.90]" ("12.30" without an
+    interval, as from one seed); a dash without a mean."""
+    if pd.isna(centre):
+        return DASH
+    return f"{centre:.2f}" + ("" if pd.isna(low) or pd.isna(high) else " " + interval(low, high))
