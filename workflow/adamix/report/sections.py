@@ -225,7 +225,7 @@ def experiment_sections(table: pd.DataFrame, experiments: dict, figure_link: dic
     for name, exp in experiments.items():
         rows = table[(table["experiment"] == name) & (table["reading"] == DEFAULT)]
         readings = [r for r in headline_readings(table) if r in exp["readings"]]
-        cells = (tuple(exp["runs"]), tuple(float(s) for s in exp["sizes"]), tuple(readings))
+        cells = (frozenset(exp["runs"]), frozenset(map(float, exp["sizes"])), frozenset(readings))
         if not readings or cells in seen:
             continue
         seen.add(cells)
