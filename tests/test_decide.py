@@ -94,6 +94,26 @@ def test_a_diverged_seed_is_a_loss_and_the_cap_stops_the_looks(tmp_path):
     assert h["parts"]["vs Cons+Cons at size 0.1"]["detectable"] > 0
 
 
+def test_each_interval_is_at_the_level_holm_tested_its_hypothesis_at(tmp_path):
+    """Two hypotheses, one look of three: the one with the smaller p is tested at
+    0.05 / 3 / 2, the other at 0.05 / 3 / 1; the interval and `detectable` use that level."""
+    clear = {"Cons+Cons": [8.0, 8.2, 8.1], "AdaMix+Power": [7.0, 7.1, 7.1]}  # -1.0 -1.1 -1.0
+    noisy = {"Cons+Cons": [8.0, 8.1, 8.2], "AdaMix+Power": [8.3, 7.9, 8.1]}  # 0.3 -0.2 -0.1
+    found = entries(tmp_path, "claim8 default", clear) + entries(
+        tmp_path, "claim8 per_epoch", noisy
+    )
+    h = look(found, 1, LOOKS, 0.05)["hypotheses"]
+    for name, diffs, step in [("claim8 default", [-1.0, -1.1, -1.0], 2),
+                              ("claim8 per_epoch", [0.3, -0.2, -0.1], 1)]:  # fmt: skip
+        half = scipy.stats.t.ppf(1 - 0.05 / 3 / step / 2, 2) * pd.Series(diffs).std() / 3**0.5
+        part = h[name]["parts"]["vs Cons+Cons at size 0.1"]
+        assert part["detectable"] == pytest.approx(half)
+        mean = sum(diffs) / 3
+        assert (part["low"], part["high"]) == pytest.approx((mean - half, mean + half))
+    assert h["claim8 default"]["verdict"] == HOLDS  # its interval lies below 0
+    assert h["claim8 default"]["parts"]["vs Cons+Cons at size 0.1"]["high"] < 0
+
+
 def test_the_writeup_section_gives_each_hypothesis_its_verdict_and_seeds(tmp_path):
     clear = {"Cons+Cons": [8.0, 8.2, 8.1], "AdaMix+Power": [7.0, 7.1, 7.1]}
     noisy = {"Cons+Cons": [8.0, 8.1, 8.2], "AdaMix+Power": [8.3, 7.9, 8.1]}

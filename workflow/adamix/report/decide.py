@@ -26,7 +26,7 @@ from adamix.atomic import atomic
 from adamix.report.metrics import load_metrics
 from adamix.report.render import markdown, render
 from adamix.report.sequential import detectable, p_value_of, seeds_needed, verdicts
-from adamix.report.stats import UNCLEAR, Paired, paired, t_interval
+from adamix.report.stats import UNCLEAR, Paired, paired
 from adamix.report.subsets import subset_share
 from adamix.report.tables import final_rows, write_table
 
@@ -89,9 +89,12 @@ def look(entries: Sequence[Sequence], number: int, looks: Sequence[int], alpha: 
     diffs = {name: {part: p.diffs for part, p in parts.items()} for name, parts in pairs.items()}
     verdict = verdicts(diffs, alpha, looks)
     nxt = seeds_needed(diffs, alpha, looks, counts)
+    pvalues = {name: p_value_of(d)[0] for name, d in diffs.items()}
+    # Holm's step-down tests the hypothesis of rank r (0: smallest p) at alpha / looks / (m - r)
+    steps = {name: len(pvalues) - r for r, name in enumerate(sorted(pvalues, key=pvalues.get))}
     hypotheses = {}
     for name, parts in pairs.items():
-        p, _ = p_value_of(diffs[name])
+        p = pvalues[name]
         hypotheses[name] = {
             "claim": name.split()[0],
             "reading": name.split()[1],
@@ -99,24 +102,26 @@ def look(entries: Sequence[Sequence], number: int, looks: Sequence[int], alpha: 
             "next": int(nxt[name]),
             "verdict": verdict[name],
             "p": p,
-            "parts": {part: _part(pair, alpha, looks, len(pairs)) for part, pair in parts.items()},
+            "parts": {part: _part(pair, alpha, looks, steps[name]) for part, pair in parts.items()},
         }
     done = all(h["next"] == h["seeds"] for h in hypotheses.values())
     return {"look": number, "looks": list(looks), "alpha": alpha, "done": done,
             "hypotheses": hypotheses}  # fmt: skip
 
 
-def _part(pair: Paired, alpha: float, looks: Sequence[int], m: int) -> dict:
-    """The mean paired difference with its 95% t-interval, the seeds where one run
-    diverged, and the smallest effect this look could tell from 0."""
+def _part(pair: Paired, alpha: float, looks: Sequence[int], step: int) -> dict:
+    """The mean paired difference with its t-interval at the level Holm tested it at in
+    this look (alpha / looks / step), the seeds where one run diverged, and that interval's
+    half-width: the smallest effect this look could tell from 0."""
     finite = pair.finite
-    low, high = t_interval(finite) if finite.size >= 2 else (math.nan, math.nan)
+    mean = float(finite.mean()) if finite.size else math.nan
+    half = detectable(pair.diffs, alpha, looks, step)
     return {
-        "mean": float(finite.mean()) if finite.size else math.nan,
-        "low": low,
-        "high": high,
+        "mean": mean,
+        "low": mean - half,
+        "high": mean + half,
         "diverged": int(np.isinf(pair.diffs).sum()),
-        "detectable": detectable(pair.diffs, alpha, looks, m),
+        "detectable": half,
     }
 
 
@@ -149,9 +154,10 @@ def read_look(path: str | Path) -> dict:
 
 def decide_table(result: Mapping) -> pd.DataFrame:
     """One row per hypothesis and part of the last look: seeds, verdict, p, the mean
-    difference with its 95% interval, diverged seeds, and, where still undecided at the
-    cap, the smallest effect the study could have detected; then the subset the added
-    seeds trained on and look 1's test of it (the same on every row)."""
+    difference with its interval at the level Holm tested it at, diverged seeds, and,
+    where still undecided at the cap, the smallest effect the study could have detected;
+    then the subset the added seeds trained on and look 1's test of it (the same on every
+    row)."""
     subset = result.get("subset", {"mode": "shared", "per_seed": False})
     test = ""
     if "f" in subset:
@@ -163,7 +169,7 @@ def decide_table(result: Mapping) -> pd.DataFrame:
             rows.append({
                 "claim": h["claim"], "reading": h["reading"], "comparison": part,
                 "seeds": h["seeds"], "verdict": h["verdict"], "p": _number(h["p"], "{:.2g}"),
-                "difference [95% CI]": f"{_number(d['mean'], '{:+.2f}')} "
+                "difference [tested interval]": f"{_number(d['mean'], '{:+.2f}')} "
                 f"[{_number(d['low'], '{:+.2f}')}, {_number(d['high'], '{:+.2f}')}]",
                 "diverged seeds": d["diverged"],
                 "detectable": _number(d["detectable"], "{:.2f}") if capped else "",
@@ -185,9 +191,13 @@ def write_decide_table(last_look: str | Path, out: Mapping) -> None:
         f"The primary hypotheses after look {result['look']} of {result['looks']} seeds"
         f" (docs/paper.md, the pre-registered analysis): family-wise alpha {result['alpha']}"
         " split by Holm across the hypotheses and evenly over the looks; difference:"
-        " AdaMix+Power minus its opponent, per seed (below 0: AdaMix+Power ends lower);"
-        " detectable: for a hypothesis undecided at the last look, the half-width of its"
-        " interval at the most lenient level, the smallest effect the study could detect;"
+        " AdaMix+Power minus its opponent, per seed (below 0: AdaMix+Power ends lower),"
+        " its mean with the two-sided t-interval at the level Holm tested the hypothesis"
+        " at in this look (alpha / looks / the hypotheses from its rank by p on: holds"
+        " when below 0; claim 8's does not hold also multiplies p by the sizes), a"
+        " diverged seed a loss that agrees in sign or leaves the hypothesis undecided;"
+        " detectable: for a hypothesis undecided at the last look, that interval's"
+        " half-width, the smallest effect the study could detect;"
         " added seeds' subset: the subset the seeds beyond look 1's trained on (from"
         " look 2 on under decide.subset `auto`), after look 1's one-sided F-test of the"
         " variance over seeds under per-seed against the shared subset (subset test)."

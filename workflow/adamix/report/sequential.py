@@ -97,8 +97,9 @@ def seeds_needed(diffs: Mapping, alpha=ALPHA, looks=LOOKS, counts=None) -> dict:
 
 
 def detectable(diffs: Sequence[float], alpha=ALPHA, looks=LOOKS, m: int = 1) -> float:
-    """The smallest mean difference the last look could have told from 0: the half-width
-    of its interval at the most lenient Holm level (alpha / looks / m)."""
+    """The smallest mean difference a look could tell from 0: the half-width of the
+    two-sided t-interval at level alpha / looks / m, with m the hypotheses Holm's step-down
+    divides by where it tests this one (1: the most lenient level)."""
     finite = np.asarray(diffs, dtype=float)
     finite = finite[np.isfinite(finite)]
     if finite.size < 2:
