@@ -201,11 +201,16 @@ def test_the_headline_and_section_say_which_subset_the_added_seeds_used(tmp_path
     assert "(one-sided F-test at alpha 0.05): F = 40.00, p = 0.0018." in text
     assert "had one, they would have trained on subsets drawn per seed" in text
     assert "added seeds' subset" not in text  # a sentence, not two repeated columns
-    line = decide_headline(table)
+    line = decide_headline(table, {"looks": [3, 5]})
     assert "claim 8 holds under `default` (3 seeds)." in line
-    assert "The data subset adds variance over seeds (F = 40.00, p = 0.0018)" in line
+    # decided at look 1: no seeds added, so no subset they trained on
+    assert "The data subset adds variance over seeds (F = 40.00, p = 0.0018)." in line
+    assert "No hypothesis needed seeds beyond look 1." in line
+    added = decide_headline(table.assign(seeds="5"), {"looks": [3, 5]})
+    assert "(F = 40.00, p = 0.0018): the seeds added after look 1 trained on subsets drawn" in added
+    assert "No hypothesis needed" not in added
     result["subset"] = {"mode": "shared", "per_seed": False}  # no test ran: nothing to say
-    assert "subset" not in decide_headline(decide_table(result).astype(str))
+    assert "subset" not in decide_headline(decide_table(result).astype(str), {"looks": [3, 5]})
 
 
 @pytest.fixture(scope="module")

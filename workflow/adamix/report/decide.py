@@ -244,8 +244,12 @@ def decide_section(table: pd.DataFrame, decide: Mapping) -> str:
     )
 
 
-def decide_headline(table: pd.DataFrame) -> str:
+def decide_headline(table: pd.DataFrame, decide: Mapping) -> str:
     """The primary analysis in one paragraph for the headline: each hypothesis's verdict
-    and seeds, and the subset the added seeds trained on where look 1 tested it."""
+    and seeds, and what look 1 found about the subset (with the subset the added seeds
+    trained on, if any were added). `decide`: the config's `decide` block (looks)."""
     table = table.fillna("")
-    return render("decide_headline.md.j2", hypotheses=_hypotheses(table), subset=_subset(table))
+    hypotheses = _hypotheses(table)
+    added = max(h["seeds"] for h in hypotheses) > decide["looks"][0]
+    return render("decide_headline.md.j2", hypotheses=hypotheses, subset=_subset(table),
+                  added=added)  # fmt: skip

@@ -179,7 +179,7 @@ def write_reproduction(
     sections = [
         introduction(),
         setup_section(metrics, pretrain, config),
-        headline_section(table[mnist], paper_claims, primary_headline(inputs)),
+        headline_section(table[mnist], paper_claims, primary_headline(inputs, config)),
         *primary_sections(inputs, config),
         experiment_sections(table[mnist], paper, links),
         claims_section(paper_claims),
@@ -220,10 +220,10 @@ def primary_sections(inputs, config: Mapping) -> list[str]:
     return [] if decide is None else [decide_section(decide, config["decide"])]
 
 
-def primary_headline(inputs) -> str:
+def primary_headline(inputs, config: Mapping) -> str:
     """The primary analysis's paragraph of the headline ("" without the decide table)."""
     decide = decide_of(inputs)
-    return "" if decide is None else decide_headline(decide)
+    return "" if decide is None else decide_headline(decide, config["decide"])
 
 
 def reading_sections(inputs, metrics: pd.DataFrame, config: Mapping, paper: dict, links) -> list:
