@@ -413,18 +413,29 @@ def test_discussion_quotes_the_tables_through_placeholders(tmp_path):
         writeup.write_reproduction(config, inputs, out, tmp_path / "docs/figures")
 
 
-def test_readme_headline_is_the_documents(tmp_path):
-    """README.md shows the headline of the committed docs/reproduction.md, as copied by
-    `python -m adamix.report.writeup --readme README.md`; and the copy replaces a stale one."""
+def test_readme_shows_the_documents_summary_and_headline(tmp_path):
+    """README.md shows the discussion's summary and the headline of the committed
+    docs/reproduction.md, as copied by `python -m adamix.report.writeup --readme README.md`;
+    the copy replaces stale ones and stops at the section's end."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     doc = (REPO / "docs" / "reproduction.md").read_text(encoding="utf-8")
-    start = readme.index(writeup.README_START) + len(writeup.README_START)
-    assert readme[start : readme.index(writeup.README_END)].strip() == writeup.headline_of(doc)
-    stale = tmp_path / "README.md"
-    stale.write_text(f"# x\n{writeup.README_START}\nold\n{writeup.README_END}\nend\n")
-    writeup.update_readme(stale, REPO / "docs" / "reproduction.md")
-    text = stale.read_text()
-    assert "old" not in text and writeup.headline_of(doc) in text and text.endswith("end\n")
+    stale = ""
+    for name in writeup.README_SECTIONS:
+        start, end = writeup.readme_markers(name)
+        shown = readme[readme.index(start) + len(start) : readme.index(end)].strip()
+        assert shown == writeup.section_of(doc, name)
+        stale += f"{start}\nold {name}\n{end}\n"
+    summary = writeup.section_of(doc, "verdict")
+    assert summary.startswith("- ") and "###" not in summary
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{stale}end\n")
+    writeup.update_readme(readme, REPO / "docs" / "reproduction.md")
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("end\n")
+    assert summary in text and writeup.headline_of(doc) in text
+    readme.write_text(f"# x\n{writeup.README_START}\n{writeup.README_END}\n")
+    with pytest.raises(ValueError, match="verdict: copied"):
+        writeup.update_readme(readme, REPO / "docs" / "reproduction.md")
 
 
 def test_pretraining_ablation_names_the_setting_that_matches_the_paper():

@@ -245,37 +245,56 @@ def reading_sections(inputs, metrics: pd.DataFrame, config: Mapping, paper: dict
 
 # ------------------------------------------------------------------ README
 
-README_START = (
-    "<!-- headline: copied from docs/reproduction.md by"
-    " `python -m adamix.report.writeup --readme README.md` -->"
-)
-README_END = "<!-- headline end -->"
+# The sections of the published write-up that README.md shows, each between its own two
+# markers: the discussion's summary and the headline (tables and verdicts).
+README_SECTIONS = {"verdict": "### In short", "headline": "## Headline[^\n]*"}
+
+
+def readme_markers(name: str) -> tuple[str, str]:
+    """The README's start and end markers around the copy of section `name`."""
+    command = "`python -m adamix.report.writeup --readme README.md`"
+    return f"<!-- {name}: copied from docs/reproduction.md by {command} -->", f"<!-- {name} end -->"
+
+
+README_START, README_END = readme_markers("headline")
+
+
+def section_of(doc: str, name: str) -> str:
+    """The body of the document's section `name` (a key of README_SECTIONS): up to the
+    next heading of its level or above."""
+    heading = README_SECTIONS[name]
+    level = len(heading.split()[0])
+    match = re.search(rf"^{heading}\n(.*?)(?=^#{{1,{level}}} |\Z)", doc, re.S | re.M)
+    if match is None:
+        raise ValueError(f"no '{heading}' section in the document")
+    return match.group(1).strip()
 
 
 def headline_of(doc: str) -> str:
     """The body of the document's headline section (its table and notes)."""
-    match = re.search(r"^## Headline[^\n]*\n(.*?)(?=^## )", doc, re.S | re.M)
-    if match is None:
-        raise ValueError("no '## Headline' section in the document")
-    return match.group(1).strip()
+    return section_of(doc, "headline")
 
 
 def update_readme(readme: str | Path, doc: str | Path) -> None:
-    """Copy the document's headline into the README, between README_START and README_END."""
+    """Copy each of README_SECTIONS from the document into the README, between its markers."""
     readme, text = Path(readme), Path(readme).read_text(encoding="utf-8")
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        raise ValueError(f"{readme}: no '{README_START}' ... '{README_END}' block")
-    block = f"{README_START}\n\n{headline_of(Path(doc).read_text(encoding='utf-8'))}\n\n"
-    readme.write_text(text[:start] + block + text[end:], encoding="utf-8")
+    published = Path(doc).read_text(encoding="utf-8")
+    for name in README_SECTIONS:
+        start_marker, end_marker = readme_markers(name)
+        start, end = text.find(start_marker), text.find(end_marker)
+        if start < 0 or end < start:
+            raise ValueError(f"{readme}: no '{start_marker}' ... '{end_marker}' block")
+        block = f"{start_marker}\n\n{section_of(published, name)}\n\n"
+        text = text[:start] + block + text[end:]
+    readme.write_text(text, encoding="utf-8")
 
 
 def main(argv: Iterable[str] | None = None) -> None:
     """`python -m adamix.report.writeup --readme README.md`: the published write-up's
-    headline into the README. The write-up itself is rendered by `snakemake writeup`,
+    summary and headline into the README. The write-up itself is rendered by `snakemake writeup`,
     which hands it its inputs."""
     parser = argparse.ArgumentParser(
-        description="Copy the headline of the published write-up into the README."
+        description="Copy the summary and headline of the published write-up into the README."
     )
     parser.add_argument("--readme", required=True, help="the README to update")
     parser.add_argument("--published", default="docs/reproduction.md")
