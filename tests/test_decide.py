@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 
 import pandas as pd
@@ -201,6 +202,7 @@ def test_the_headline_and_section_say_which_subset_the_added_seeds_used(tmp_path
     assert "(one-sided F-test at alpha 0.05): F = 40.00, p = 0.0018." in text
     assert "had one, they would have trained on subsets drawn per seed" in text
     assert "added seeds' subset" not in text  # a sentence, not two repeated columns
+    assert re.search(r"\.\n\n\| claim", text)  # Markdown needs a blank line before a table
     line = decide_headline(table, {"looks": [3, 5]})
     assert "claim 8 holds under `default` (3 seeds)." in line
     # decided at look 1: no seeds added, so no subset they trained on

@@ -20,7 +20,13 @@ from snakemake.utils import update_config
 from adamix.atomic import sha256_of
 from adamix.plan.cells import tuning_reading
 from adamix.plan.paths import GATHERED
-from adamix.report.metrics import load_metrics, load_reference, write_metrics
+from adamix.report.metrics import (
+    REFERENCE_KEYS,
+    REFERENCE_RATES,
+    load_metrics,
+    load_reference,
+    write_metrics,
+)
 from adamix.report.publish import publish
 from conftest import NO_SLURM, REPO, snakemake
 
@@ -107,6 +113,20 @@ def test_the_reference_holds_the_tuning_search_and_every_rows_rate(published_onc
     tuned = cells[cells["role"] == "tuned"]
     assert not tuned.empty
     assert (tuned["lr"] == tuned["reading"].str.split("~lr").str[1].astype(float)).all()
+
+
+def test_the_reference_keeps_the_weights_rates_the_discussion_cites(published_once):
+    """Every row of the reference carries its job's lr_weight_mean and lr_weight_min at
+    that epoch (float32), as the gathered metrics have them."""
+    path = published_once / "docs" / "reference" / "metrics.parquet"
+    cells = load_reference(path)
+    keys = [*REFERENCE_KEYS, "epoch"]
+    gathered = load_metrics(published_once / p for p in GATHERED)[keys + REFERENCE_RATES]
+    both = cells.merge(gathered.drop_duplicates(keys), on=keys, suffixes=("", "_job"))
+    assert len(both) == len(cells) and cells[REFERENCE_RATES].notna().any().all()
+    for rate in REFERENCE_RATES:
+        assert cells[rate].dtype == np.float32
+        np.testing.assert_array_equal(both[rate], both[f"{rate}_job"].astype(np.float32))
 
 
 def test_a_failed_publish_leaves_the_published_writeup_whole(published):

@@ -17,6 +17,7 @@ from PIL import Image
 from test_tables import metrics
 
 from adamix.report import claims, sections, tables, writeup
+from adamix.report.metrics import load_reference
 from conftest import REPO, TEST_CONFIG, copy_workflow, snakemake
 
 CONFIG = yaml.safe_load(TEST_CONFIG.read_text())
@@ -436,6 +437,24 @@ def test_readme_shows_the_documents_summary_and_headline(tmp_path):
     readme.write_text(f"# x\n{writeup.README_START}\n{writeup.README_END}\n")
     with pytest.raises(ValueError, match="verdict: copied"):
         writeup.update_readme(readme, REPO / "docs" / "reproduction.md")
+
+
+def test_the_discussions_account_of_adamixs_collapse_holds_in_the_reference():
+    """docs/reproduction_discussion.md explains AdaMix's failure under `default` by its
+    weight rates: the smallest reaches the clamp (about 1e-31: float32's tiny / eps,
+    adamix.schedules.builtin) in the first epoch and the mean ends below half of eta0.
+    Both hold in every seed of the published reference, which keeps these rates."""
+    text = " ".join((REPO / "docs" / "reproduction_discussion.md").read_text().split())
+    assert "reaches the clamp (about 1e-31) in the first epoch" in text
+    assert "is below half of eta0" in text
+    ref = load_reference(REPO / "docs" / "reference" / "metrics.parquet")
+    run = ref[(ref["dataset"] == "mnist") & (ref["reading"] == "default") & (ref["size"] == 0.1)
+              & (ref["weight_rule"] == "AdaMix") & (ref["bias_rule"] == "Power")]  # fmt: skip
+    assert run["seed"].nunique() >= 3
+    floor = np.finfo(np.float32).tiny / np.finfo(np.float32).eps
+    first, last = run[run["epoch"] == 1], run[run["epoch"] == run["epoch"].max()]
+    assert first["lr_weight_min"].to_numpy() == pytest.approx(floor, rel=1e-3)
+    assert (last["lr_weight_mean"] < last["lr"] / 2).all()
 
 
 def test_pretraining_ablation_names_the_setting_that_matches_the_paper():

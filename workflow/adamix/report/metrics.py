@@ -130,6 +130,9 @@ REFERENCE_VALUES = ["epoch", "train_rer_sse", "test_rer_sse", "val_rer_sse", "cu
 # initial rate of the job, weights and biases alike (FinetuneSettings.lr). Both are absent
 # from a reference written before they were kept.
 REFERENCE_ROLE = ["role", "lr"]
+# The weights' learning rates at each epoch's end (mean and smallest over the weights),
+# which the discussion cites for AdaMix's collapse; float32, kept where given.
+REFERENCE_RATES = ["lr_weight_mean", "lr_weight_min"]
 
 
 def write_reference(
@@ -174,15 +177,19 @@ def reference_role(reading: pd.Series) -> pd.Series:
 
 def save_reference(df: pd.DataFrame, out: str | Path) -> pd.DataFrame:
     """Write per-epoch rows (at least the reference's keys and values) as a reference: each
-    (cell, role, seed, epoch) once, RER in float32, atomically, with its sha256 beside it.
-    A search job that is also a tuned rerun (search seed among the seeds) keeps both rows.
-    Rows without a role get it from their reading (reference_role); lr is kept if given."""
+    (cell, role, seed, epoch) once, RER and rates in float32, atomically, with its sha256
+    beside it. A search job that is also a tuned rerun (search seed among the seeds) keeps
+    both rows. Rows without a role get it from their reading (reference_role); lr and
+    REFERENCE_RATES are kept if given."""
     if "role" not in df:
         df = df.assign(role=reference_role(df["reading"]))
     kept = [c for c in REFERENCE_ROLE if c in df]
-    df = df[[*REFERENCE_KEYS, *kept, *REFERENCE_VALUES, "diverged"]]
+    rates = [c for c in REFERENCE_RATES if c in df]
+    df = df[[*REFERENCE_KEYS, *kept, *REFERENCE_VALUES, *rates, "diverged"]]
     df = df.drop_duplicates([*REFERENCE_KEYS, "role", "epoch"]).reset_index(drop=True)
-    df = df.astype({c: "float32" for c in REFERENCE_VALUES if c.endswith("_sse")})
+    df = df.astype(
+        dict.fromkeys([c for c in REFERENCE_VALUES if c.endswith("_sse")] + rates, "float32")
+    )
     with atomic(out) as tmp:
         df.to_parquet(tmp, index=False, compression="zstd")
     with atomic(f"{out}.sha256") as tmp:  # `sha256sum -c` reads it
