@@ -425,14 +425,14 @@ def test_readme_shows_the_documents_summary_and_headline(tmp_path):
         start, end = writeup.readme_markers(name)
         shown = readme[readme.index(start) + len(start) : readme.index(end)].strip()
         assert shown == writeup.section_of(doc, name)
-        stale += f"{start}\nold {name}\n{end}\n"
+        stale += f"{start}\nSTALE COPY OF {name}\n{end}\n"
     summary = writeup.section_of(doc, "verdict")
     assert summary.startswith("- ") and "###" not in summary
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{stale}end\n")
     writeup.update_readme(readme, REPO / "docs" / "reproduction.md")
     text = readme.read_text()
-    assert "old" not in text and text.endswith("end\n")
+    assert "STALE COPY" not in text and text.endswith("end\n")
     assert summary in text and writeup.headline_of(doc) in text
     readme.write_text(f"# x\n{writeup.README_START}\n{writeup.README_END}\n")
     with pytest.raises(ValueError, match="verdict: copied"):
