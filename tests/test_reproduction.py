@@ -130,6 +130,10 @@ def test_setup_names_device_seeds_and_wall_time(pipeline, document):
     for name in device["device"].unique():
         assert f"`{name}`" in setup
     assert "- Seeds: 0;" in setup
+    (code,) = pd.read_parquet(pipeline / "results/metrics.parquet", columns=["code"])[
+        "code"
+    ].unique()
+    assert f"- Numeric code: digest `{code}` (adamix.provenance), the same for every" in setup
     # each distinct run once: Cons+Cons under g_scale-mean is the default's job; + 6:
     # exp1_readings' adaptive runs per epoch
     jobs = list((pipeline / "results" / "finetune").glob("*/*/*/*/seed*/metrics.parquet"))

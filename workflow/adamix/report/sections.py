@@ -66,6 +66,7 @@ def setup_section(metrics: pd.DataFrame, pretrain: pd.DataFrame, config: dict) -
         "setup.md.j2",
         devices=list(devices.itertuples()),
         torch_versions=sorted(metrics["torch_version"].unique()),
+        codes=sorted(metrics["code"].unique()),
         seeds=[str(s) for s in sorted(metrics["seed"].unique())],
         sizes=config["data"]["sizes"],
         n_layers=len(pretrain.drop_duplicates([*stack, "layer"])),
